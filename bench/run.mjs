@@ -7,6 +7,7 @@
 //   ROUNDS=6 SECONDS=4 CONNECTIONS=10 THREADS=2 WARMUP=2
 //   RUST_BUILD=<dir>        worker-build output (default: <repo>/build)
 //   BENCH_EXTRA=a.js[,b.js] more Workers to compare (same bindings: ORIGIN, POLICY, RECORDS)
+//   ONLY=js-pass,rust       keep only these workers (ids: js-pass js-oauth rust x-<name>)
 //   DENIAL=0                skip the denial workload (unknown token, expect 401s)
 //   COMPAT_DATE=YYYY-MM-DD  default: wrangler.toml's compatibility_date, else 2025-06-01
 //   BENCH_JSON=<file>       also write every run's raw figures there
@@ -273,6 +274,11 @@ for (const p of (process.env.BENCH_EXTRA || "").split(",").filter(Boolean)) {
   workers.push({ id, label: path.basename(script), script, oauth: true });
 }
 for (const w of workers) w.root ??= path.dirname(w.script);
+// ONLY=js-pass,rust keeps just those workers (ids: js-pass, js-oauth, rust, x-<basename>).
+if (process.env.ONLY) {
+  const keep = new Set(process.env.ONLY.split(","));
+  workers.splice(0, workers.length, ...workers.filter((w) => keep.has(w.id)));
+}
 
 let exitCode = 0;
 try {
@@ -315,9 +321,13 @@ try {
     const order = r % 2 === 0 ? jobs : [...jobs].reverse();
     const line = [];
     for (const j of order) {
-      const t0 = cpuTicks(j.w.pid);
+      const t0 = cpuTicks(j.w.pid), o0 = cpuTicks(origin.pid), n0 = process.cpuUsage();
       const res = await wrk(j.w.url, j.token, SECONDS);
-      const t1 = cpuTicks(j.w.pid);
+      const t1 = cpuTicks(j.w.pid), o1 = cpuTicks(origin.pid), n1 = process.cpuUsage(n0);
+      // Diagnostics (JSON only): the origin's and this process's CPU per request. The latter
+      // should be ~0: requests must not pass through Node (Miniflare's loopback).
+      res.originCpuUs = ((o1 - o0) / CLK_TCK) * 1e6 / Math.max(res.requests, 1);
+      res.benchCpuUs = (n1.user + n1.system) / Math.max(res.requests, 1);
       const cpuUs = ((t1 - t0) / CLK_TCK) * 1e6 / Math.max(res.requests, 1);
       // pass: every response 2xx (wrk counts non-2xx/3xx; the origin never sends 3xx).
       // deny: every response a 4xx from the Worker.
@@ -327,6 +337,16 @@ try {
       line.push(`${j.w.id}${j.workload === "deny" ? "/deny" : ""} ${Math.round(res.rps)}/s ${Math.round(cpuUs)}µs${valid ? "" : " INVALID"}`);
     }
     console.log(`round ${r + 1}/${ROUNDS}: ${line.join(" | ")}`);
+  }
+
+  // Same answers after the load as before it (a Worker that broke mid-run shows here).
+  for (const j of jobs) {
+    const p = await probe(j.w.url, j.token);
+    const good = j.workload === "pass" ? p.status === 200 && p.body === "ok" : p.status === 401 && p.body === DENIAL_BODY;
+    if (!good) {
+      console.error(`! ${j.w.label} (${j.workload}): after the runs got ${p.status} ${JSON.stringify(p.body.slice(0, 200))}`);
+      exitCode = 1;
+    }
   }
 
   // ------------------------------------------------------------ report
@@ -369,6 +389,9 @@ try {
   console.log("");
   console.log("× = ratio of medians to the JS pass-through (pass workload); [paired] = median of per-round ratios.");
   console.log("CPU = utime+stime of the Worker's own workerd process during the run ÷ requests wrk counted.");
+  const allRuns = jobs.flatMap((j) => j.runs);
+  console.log(`Other processes per request (median over all runs): origin ${f0(median(allRuns.map((x) => x.originCpuUs)))} µs, ` +
+    `benchmark process ${f0(median(allRuns.map((x) => x.benchCpuUs)))} µs.`);
   console.log("A run is invalid (left out) on any socket error, or any non-2xx (pass) / any 2xx-3xx (deny) response.");
 
   if (process.env.BENCH_JSON) {
