@@ -1,0 +1,694 @@
+//! The interceptors: a closed set, dispatched by `match`.
+//!
+//! Each file holds one interceptor's configuration, its configuration checks, its check and its
+//! tests. What they share lives here: where the credential is read ([`Common::extract`]), how a
+//! record is loaded ([`load`]), what makes an app usable ([`app_problem`]), and how a denial is
+//! written ([`Common::deny`]). Denials are values, never errors.
+
+pub mod access_token;
+pub mod client_id;
+pub mod client_id_secret_encoded;
+pub mod oauth;
+
+use crate::cache::{RecordSource, Slot};
+use crate::locate::{extract, Extracted, Location, Place};
+use crate::message::{Element, Format, Label};
+use crate::policy::{is_header_name, Obj};
+use crate::records::{self, is_expired, App, AppStatus, Record};
+use crate::request::{RequestView, Target};
+use crate::trace::{Cause, Entry, Outcome};
+use std::sync::Arc;
+
+/// Interceptor type names, as written in a policy.
+pub const TYPES: &[&str] = &[
+    "oauth",
+    "access_token",
+    "client_id",
+    "client_id_secret_encoded",
+];
+
+#[derive(Debug)]
+pub enum Interceptor {
+    OAuth(oauth::OAuth),
+    AccessToken(access_token::AccessToken),
+    ClientId(client_id::ClientId),
+    ClientIdSecretEncoded(client_id_secret_encoded::ClientIdSecretEncoded),
+}
+
+impl Interceptor {
+    /// Compiles one interceptor declaration; problems go to `errs`.
+    pub fn compile(o: &mut Obj<'_>, docs: &str, errs: &mut Vec<String>) -> Option<Interceptor> {
+        if !o.map.contains_key("type") {
+            errs.push(format!(
+                "{}: missing field \"type\"; expected one of {TYPES:?}",
+                o.path
+            ));
+        }
+        let kind = o.opt_choice("type", TYPES, errs)?;
+        Some(match kind {
+            "oauth" => Interceptor::OAuth(oauth::OAuth::compile(o, docs, errs)),
+            "access_token" => {
+                Interceptor::AccessToken(access_token::AccessToken::compile(o, docs, errs))
+            }
+            "client_id" => Interceptor::ClientId(client_id::ClientId::compile(o, docs, errs)),
+            _ => Interceptor::ClientIdSecretEncoded(
+                client_id_secret_encoded::ClientIdSecretEncoded::compile(o, docs, errs),
+            ),
+        })
+    }
+
+    pub fn check(&self, call: &Call<'_>) -> Check {
+        match self {
+            Interceptor::OAuth(i) => i.check(call),
+            Interceptor::AccessToken(i) => i.check(call),
+            Interceptor::ClientId(i) => i.check(call),
+            Interceptor::ClientIdSecretEncoded(i) => i.check(call),
+        }
+    }
+}
+
+/// What an interceptor sees of the call.
+pub struct Call<'a> {
+    pub req: &'a dyn RequestView,
+    pub target: Target<'a>,
+    pub api: &'a str,
+    pub resource: Option<&'a str>,
+    pub now_s: i64,
+    pub records: &'a dyn RecordSource,
+    /// The identity an earlier interceptor established, if any.
+    pub identity: Option<&'a Identity>,
+}
+
+/// The identity an interceptor established.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub client_id: String,
+    app: Arc<Record>,
+    pub token_extra_info: Option<serde_json::Value>,
+}
+
+impl Identity {
+    pub fn app(&self) -> &App {
+        match &*self.app {
+            Record::App(a) => a,
+            Record::Token(_) => unreachable!("identity always holds an app record"),
+        }
+    }
+}
+
+/// A credential to remove before forwarding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hide {
+    pub place: Place,
+    pub name: Arc<str>,
+}
+
+#[derive(Debug)]
+pub struct Pass {
+    pub entry: Entry,
+    pub identity: Option<Identity>,
+    pub hide: Vec<Hide>,
+}
+
+#[derive(Debug)]
+pub struct Denial {
+    pub body: Arc<str>,
+    pub content_type: &'static str,
+    pub entry: Entry,
+}
+
+#[derive(Debug)]
+pub struct Fault {
+    pub status: u16,
+    pub entry: Entry,
+}
+
+/// The result of one interceptor.
+#[derive(Debug)]
+pub enum Check {
+    Pass(Pass),
+    Deny(Denial),
+    /// Records to fetch before the check can be decided.
+    Need(Vec<String>),
+    Fault(Fault),
+}
+
+/// The settings every credential-reading interceptor has.
+#[derive(Debug)]
+pub struct Common {
+    pub kind: &'static str,
+    pub element: Element,
+    pub location: Location,
+    pub hide: bool,
+    pub docs: Arc<str>,
+}
+
+impl Common {
+    /// Reads `name`, `location`, `format`, `docs` and `hide_credential`; `locations` lists the
+    /// locations this interceptor supports (the first is the default). With `fixed_name`, the
+    /// name and location are not configurable.
+    pub fn compile(
+        o: &mut Obj<'_>,
+        kind: &'static str,
+        label: Label,
+        default_name: &str,
+        locations: &[&str],
+        docs: &str,
+        errs: &mut Vec<String>,
+    ) -> Common {
+        let name = o.opt_str("name", errs).unwrap_or(default_name);
+        let location = o
+            .opt_choice("location", locations, errs)
+            .and_then(Location::parse)
+            .or_else(|| Location::parse(locations[0]))
+            .unwrap_or(Location::Header);
+        Common::finish(o, kind, label, name, location, docs, errs)
+    }
+
+    /// For interceptors whose element is fixed (OAuth).
+    pub fn fixed(
+        o: &mut Obj<'_>,
+        kind: &'static str,
+        label: Label,
+        name: &str,
+        docs: &str,
+        errs: &mut Vec<String>,
+    ) -> Common {
+        Common::finish(o, kind, label, name, Location::Header, docs, errs)
+    }
+
+    fn finish(
+        o: &mut Obj<'_>,
+        kind: &'static str,
+        label: Label,
+        name: &str,
+        location: Location,
+        docs: &str,
+        errs: &mut Vec<String>,
+    ) -> Common {
+        let format = o
+            .opt_choice("format", Format::NAMES, errs)
+            .and_then(Format::parse)
+            .unwrap_or(Format::Text);
+        let docs = o.opt_str("docs", errs).unwrap_or(docs);
+        let hide = o.opt_bool("hide_credential", errs).unwrap_or(false);
+        if name.is_empty() || name.len() > 256 {
+            errs.push(format!("{}.name: must be 1 to 256 characters", o.path));
+        } else if location.places().contains(&Place::Header) && !is_header_name(name)
+            || location.places().contains(&Place::Cookie) && !is_header_name(name)
+        {
+            errs.push(format!(
+                "{}.name: {name:?} cannot be a header or cookie name (letters, digits and !#$%&'*+-.^_`|~ only)",
+                o.path
+            ));
+        }
+        Common {
+            kind,
+            element: Element::new(label, name, format, docs),
+            location,
+            hide,
+            docs: docs.into(),
+        }
+    }
+
+    /// A second element of the same interceptor (OAuth reads two headers), with the same
+    /// format, docs and hiding.
+    pub fn sibling(&self, label: Label, name: &str) -> Common {
+        Common {
+            kind: self.kind,
+            element: Element::new(label, name, self.element.format, &self.docs),
+            location: Location::Header,
+            hide: self.hide,
+            docs: self.docs.clone(),
+        }
+    }
+
+    /// The credential as sent, or the denial for a missing, empty or duplicated one.
+    pub fn extract(&self, call: &Call<'_>) -> Result<(String, Place), Box<Check>> {
+        match extract(call.req, &call.target, self.location, &self.element.name) {
+            Extracted::Found { value, place } => Ok((value, place)),
+            Extracted::Empty { place } => Err(Box::new(self.deny(
+                place,
+                Cause::Empty,
+                Some("the credential is present but empty".into()),
+                None,
+                None,
+            ))),
+            Extracted::Duplicated { place } => Err(Box::new(self.deny(
+                place,
+                Cause::Duplicated,
+                Some(format!(
+                    "{} {} is given more than once",
+                    place.as_str(),
+                    self.element.name
+                )),
+                None,
+                None,
+            ))),
+            Extracted::Missing { place } => Err(Box::new(self.deny(
+                place,
+                Cause::Missing,
+                Some(format!("no credential in {}", self.where_looked())),
+                None,
+                None,
+            ))),
+        }
+    }
+
+    fn where_looked(&self) -> String {
+        self.location
+            .places()
+            .iter()
+            .map(|p| format!("{} {}", p.as_str(), self.element.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A 401 for this element at `place`, with its trace entry.
+    pub fn deny(
+        &self,
+        place: Place,
+        cause: Cause,
+        detail: Option<String>,
+        fingerprint: Option<String>,
+        client_id: Option<String>,
+    ) -> Check {
+        let mut entry = Entry::new(self.kind, Outcome::Deny);
+        entry.cause = Some(cause);
+        entry.line = Some(self.element.trace_line(place, cause == Cause::NoAccess));
+        entry.detail = detail;
+        entry.element = Some(format!("{} {}", place.as_str(), self.element.name));
+        entry.fingerprint = fingerprint;
+        entry.client_id = client_id;
+        Check::Deny(Denial {
+            body: self.element.body(place),
+            content_type: self.element.format.content_type(),
+            entry,
+        })
+    }
+
+    /// A pass that establishes `identity`; denied when an earlier interceptor identified
+    /// another app (a client id of one app with a token of another never passes).
+    pub fn pass(
+        &self,
+        call: &Call<'_>,
+        place: Place,
+        fingerprint: Option<String>,
+        identity: Identity,
+    ) -> Check {
+        let client_id = Some(identity.client_id.clone());
+        if let Some(earlier) = call.identity {
+            if earlier.client_id != identity.client_id {
+                return self.deny(
+                    place,
+                    Cause::WrongApp,
+                    Some(format!(
+                        "an earlier interceptor identified app {:?}",
+                        earlier.client_id
+                    )),
+                    fingerprint,
+                    client_id,
+                );
+            }
+        }
+        let mut entry = Entry::new(self.kind, Outcome::Pass);
+        entry.element = Some(format!("{} {}", place.as_str(), self.element.name));
+        entry.fingerprint = fingerprint;
+        entry.client_id = client_id;
+        Check::Pass(Pass {
+            entry,
+            identity: Some(identity),
+            hide: self.hide(place),
+        })
+    }
+
+    /// What to hide for a credential found at `place`.
+    pub fn hide(&self, place: Place) -> Vec<Hide> {
+        if self.hide {
+            vec![Hide {
+                place,
+                name: self.element.name.clone(),
+            }]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Explains the likely cause of an unknown credential when the value looks altered.
+pub fn value_hint(value: &str, place: Place) -> Option<String> {
+    if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
+        Some("the value has leading or trailing whitespace or a line break; credentials are compared exactly as sent, never trimmed".into())
+    } else if place == Place::Header && value.contains(", ") {
+        Some("the value contains \", \": a header sent more than once reaches the gateway joined with \", \"".into())
+    } else {
+        None
+    }
+}
+
+/// A record lookup reduced to what an interceptor acts on.
+pub enum Loaded {
+    Present(Arc<Record>),
+    Absent,
+    /// Not decidable now: a `Need` or a `Fault` to return as is.
+    Stop(Check),
+}
+
+/// Looks `key` up; malformed records are a 500 and an unreadable store a 503, both traced.
+pub fn load(call: &Call<'_>, kind: &'static str, key: &str) -> Loaded {
+    match call.records.lookup(key) {
+        Slot::Present(r) => Loaded::Present(r),
+        Slot::Absent => Loaded::Absent,
+        Slot::Pending => Loaded::Stop(Check::Need(vec![key.to_string()])),
+        Slot::Malformed(msg) => {
+            Loaded::Stop(fault(kind, 500, Cause::MalformedRecord, msg.to_string()))
+        }
+        Slot::Unavailable(msg) => Loaded::Stop(fault(
+            kind,
+            503,
+            Cause::StoreUnavailable,
+            format!("reading {key:?}: {msg}"),
+        )),
+    }
+}
+
+/// The keys among `keys` that are not known yet, as a `Need`.
+pub fn need_any(call: &Call<'_>, keys: &[&str]) -> Option<Check> {
+    let pending: Vec<String> = keys
+        .iter()
+        .filter(|k| matches!(call.records.lookup(k), Slot::Pending))
+        .map(|k| k.to_string())
+        .collect();
+    if pending.is_empty() {
+        None
+    } else {
+        Some(Check::Need(pending))
+    }
+}
+
+/// A gateway fault with its trace entry.
+pub fn fault(kind: &'static str, status: u16, cause: Cause, detail: String) -> Check {
+    let mut entry = Entry::new(kind, Outcome::Fault);
+    entry.cause = Some(cause);
+    entry.detail = Some(detail);
+    Check::Fault(Fault { status, entry })
+}
+
+/// Why an app cannot be used at `now_s`, if it cannot.
+pub fn app_problem(app: &App, now_s: i64) -> Option<(Cause, String)> {
+    if app.status != AppStatus::Approved {
+        return Some((
+            Cause::AppNotApproved,
+            format!("app status is {:?}, not APPROVED", app.status).to_uppercase(),
+        ));
+    }
+    if app.revoked {
+        return Some((Cause::AppRevoked, "the app is revoked".into()));
+    }
+    if is_expired(app.expires_at, now_s) {
+        return Some((Cause::AppExpired, "the app has expired".into()));
+    }
+    None
+}
+
+/// Whether the app may call this API/resource.
+pub fn app_has_access(app: &App, call: &Call<'_>) -> bool {
+    records::grants_access(&app.access, call.api, call.resource)
+}
+
+/// The app record behind `record`, if it is one (a token under an `app:` key is malformed).
+pub fn as_app(record: &Record) -> Option<&App> {
+    match record {
+        Record::App(a) => Some(a),
+        Record::Token(_) => None,
+    }
+}
+
+/// Loads and checks the app `client_id` found at `place`: it must exist and be usable, and
+/// with `check_access` it must be allowed to call this API/resource.
+pub fn resolve_app(
+    c: &Common,
+    call: &Call<'_>,
+    client_id: &str,
+    place: Place,
+    check_access: bool,
+) -> Result<Arc<Record>, Check> {
+    let fp = Some(records::fingerprint(client_id));
+    let Some(key) = records::app_key(client_id) else {
+        return Err(c.deny(
+            place,
+            Cause::TooLong,
+            Some(format!(
+                "{} bytes: longer than any KV key can hold, refused without a lookup",
+                client_id.len()
+            )),
+            fp,
+            None,
+        ));
+    };
+    let record = match load(call, c.kind, &key) {
+        Loaded::Stop(check) => return Err(check),
+        Loaded::Absent => {
+            let detail =
+                value_hint(client_id, place).unwrap_or_else(|| "no app has this client id".into());
+            return Err(c.deny(place, Cause::NotFound, Some(detail), fp, None));
+        }
+        Loaded::Present(r) => r,
+    };
+    let Some(app) = as_app(&record) else {
+        return Err(fault(
+            c.kind,
+            500,
+            Cause::MalformedRecord,
+            format!("{key:?} does not hold an app"),
+        ));
+    };
+    let client = Some(client_id.to_string());
+    if let Some((cause, detail)) = app_problem(app, call.now_s) {
+        return Err(c.deny(place, cause, Some(detail), fp, client));
+    }
+    if check_access && !app_has_access(app, call) {
+        return Err(c.deny(
+            place,
+            Cause::NoAccess,
+            Some(no_access_detail(call, "the app")),
+            fp,
+            client,
+        ));
+    }
+    Ok(record)
+}
+
+/// Loads and checks the access token found at `place`: it must exist, not be revoked and not be
+/// expired. Returns the token record and its fingerprint.
+pub fn resolve_token(
+    c: &Common,
+    call: &Call<'_>,
+    token: &str,
+    place: Place,
+) -> Result<(Arc<Record>, String), Check> {
+    let fp = records::fingerprint(token);
+    let Some(key) = records::token_key(token) else {
+        return Err(c.deny(
+            place,
+            Cause::TooLong,
+            Some(format!(
+                "{} bytes: longer than any token issued, refused without a lookup",
+                token.len()
+            )),
+            Some(fp),
+            None,
+        ));
+    };
+    let record = match load(call, c.kind, &key) {
+        Loaded::Stop(check) => return Err(check),
+        Loaded::Absent => {
+            let detail =
+                value_hint(token, place).unwrap_or_else(|| "no token has this value".into());
+            return Err(c.deny(place, Cause::NotFound, Some(detail), Some(fp), None));
+        }
+        Loaded::Present(r) => r,
+    };
+    let Record::Token(t) = &*record else {
+        return Err(fault(
+            c.kind,
+            500,
+            Cause::MalformedRecord,
+            format!("{key:?} does not hold a token"),
+        ));
+    };
+    let client = Some(t.client_id.clone());
+    if t.revoked {
+        return Err(c.deny(
+            place,
+            Cause::Revoked,
+            Some("the token is revoked".into()),
+            Some(fp),
+            client,
+        ));
+    }
+    if is_expired(t.expires_at, call.now_s) {
+        return Err(c.deny(
+            place,
+            Cause::Expired,
+            Some("the token has expired".into()),
+            Some(fp),
+            client,
+        ));
+    }
+    Ok((record, fp))
+}
+
+/// Whether a token's scope (if it narrows) covers this API/resource.
+pub fn scope_allows(record: &Record, call: &Call<'_>) -> bool {
+    match record {
+        Record::Token(t) => t
+            .scope
+            .as_deref()
+            .is_none_or(|s| records::grants_access(s, call.api, call.resource)),
+        Record::App(_) => false,
+    }
+}
+
+pub fn no_access_detail(call: &Call<'_>, who: &str) -> String {
+    match call.resource {
+        Some(r) => format!("{who} is not granted API {:?} resource {r:?}", call.api),
+        None => format!("{who} is not granted API {:?}", call.api),
+    }
+}
+
+pub fn identity(
+    client_id: &str,
+    app: Arc<Record>,
+    token_extra_info: Option<serde_json::Value>,
+) -> Identity {
+    Identity {
+        client_id: client_id.to_string(),
+        app,
+        token_extra_info,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A small world for interceptor tests: records by key and a fixed clock.
+    use super::*;
+    use crate::cache::Slot;
+    use crate::request::TestRequest;
+    use std::collections::HashMap;
+
+    pub const NOW: i64 = 1_800_000_000;
+
+    pub struct World {
+        pub records: HashMap<String, Slot>,
+    }
+
+    impl World {
+        pub fn new() -> World {
+            World {
+                records: HashMap::new(),
+            }
+        }
+
+        pub fn put(mut self, key: &str, json: serde_json::Value) -> World {
+            let text = json.to_string();
+            self.records
+                .insert(key.to_string(), Slot::from_store(key, Some(&text)));
+            self
+        }
+
+        pub fn put_raw(mut self, key: &str, text: &str) -> World {
+            self.records
+                .insert(key.to_string(), Slot::from_store(key, Some(text)));
+            self
+        }
+
+        pub fn absent(mut self, key: &str) -> World {
+            self.records.insert(key.to_string(), Slot::Absent);
+            self
+        }
+
+        pub fn unavailable(mut self, key: &str) -> World {
+            self.records
+                .insert(key.to_string(), Slot::Unavailable("KV timed out".into()));
+            self
+        }
+
+        pub fn token(self, token: &str, json: serde_json::Value) -> World {
+            let key = crate::records::token_key(token).unwrap();
+            self.put(&key, json)
+        }
+
+        pub fn check(&self, i: &Interceptor, req: &TestRequest, resource: Option<&str>) -> Check {
+            let call = Call {
+                req,
+                target: Target::parse(&req.url),
+                api: "orders",
+                resource,
+                now_s: NOW,
+                records: &self.records,
+                identity: None,
+            };
+            i.check(&call)
+        }
+    }
+
+    pub fn compile(v: serde_json::Value) -> Interceptor {
+        let mut errs = Vec::new();
+        let mut o = Obj::new(&v, "t", &mut errs).unwrap();
+        let i = Interceptor::compile(&mut o, "docs.sensedia.com", &mut errs);
+        o.finish(&mut errs);
+        assert!(errs.is_empty(), "{errs:?}");
+        i.unwrap()
+    }
+
+    pub fn compile_errors(v: serde_json::Value) -> Vec<String> {
+        let mut errs = Vec::new();
+        let mut o = Obj::new(&v, "t", &mut errs).unwrap();
+        let _ = Interceptor::compile(&mut o, "docs.sensedia.com", &mut errs);
+        o.finish(&mut errs);
+        errs
+    }
+
+    pub fn approved_app() -> serde_json::Value {
+        serde_json::json!({"name": "Demo", "status": "APPROVED", "access": [{"api": "orders"}],
+                           "extra_info": {"tier": "gold"}})
+    }
+
+    /// Asserts a denial: body, cause and trace line.
+    pub fn assert_denied(c: &Check, body: &str, cause: Cause, line: &str) {
+        match c {
+            Check::Deny(d) => {
+                assert_eq!(&*d.body, body);
+                assert_eq!(d.entry.cause, Some(cause), "{:?}", d.entry);
+                assert_eq!(d.entry.line.as_deref(), Some(line));
+                assert_eq!(d.entry.outcome, Outcome::Deny);
+            }
+            other => panic!("expected a denial with cause {cause:?}, got {other:?}"),
+        }
+    }
+
+    pub fn expect_pass(c: Check) -> Pass {
+        match c {
+            Check::Pass(p) => p,
+            other => panic!("expected a pass, got {other:?}"),
+        }
+    }
+
+    pub fn expect_fault(c: &Check, status: u16, cause: Cause) {
+        match c {
+            Check::Fault(f) => {
+                assert_eq!(f.status, status);
+                assert_eq!(f.entry.cause, Some(cause));
+            }
+            other => panic!("expected a fault, got {other:?}"),
+        }
+    }
+
+    pub fn expect_need(c: &Check) -> Vec<String> {
+        match c {
+            Check::Need(k) => k.clone(),
+            other => panic!("expected a need, got {other:?}"),
+        }
+    }
+}

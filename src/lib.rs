@@ -1,0 +1,24 @@
+//! edge-interceptors: Sensedia-compatible token validation interceptors at the edge.
+//!
+//! Everything except [`adapter`] is plain Rust, tested on the host with `cargo test`:
+//! the request view ([`request`]), where credentials are found ([`locate`]), the policy and
+//! its compiler ([`policy`], [`route`]), the KV records ([`records`]) and their per-isolate
+//! cache ([`cache`]), the interceptors ([`interceptors`]), the sans-I/O pipeline
+//! ([`pipeline`]), the exact 401 bytes ([`message`]), the forwarding plan ([`forward`]) and
+//! the trace ([`trace`]). The adapter, compiled only for `wasm32`, is the one place that
+//! touches the Workers runtime.
+
+pub mod cache;
+pub mod forward;
+pub mod interceptors;
+pub mod locate;
+pub mod message;
+pub mod pipeline;
+pub mod policy;
+pub mod records;
+pub mod request;
+pub mod route;
+pub mod trace;
+
+#[cfg(target_arch = "wasm32")]
+mod adapter;

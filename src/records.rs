@@ -1,0 +1,288 @@
+//! The records kept in Workers KV: apps by client id, access tokens by the SHA-256 of the token.
+//!
+//! Key layout (documented in the README):
+//! - `app:<client_id>` → [`App`]
+//! - `token:<lowercase hex SHA-256 of the raw token>` → [`Token`]
+//!
+//! Unknown fields are tolerated so that tools can add their own; a record that does not parse is
+//! reported with its key and never treated as absent.
+
+use serde::{Deserialize, Deserializer};
+use sha2::{Digest, Sha256};
+
+/// KV keys are at most 512 bytes.
+pub const MAX_KEY_BYTES: usize = 512;
+pub const APP_PREFIX: &str = "app:";
+pub const TOKEN_PREFIX: &str = "token:";
+/// Longest token accepted (it is hashed, so the KV limit does not apply; this bounds the work).
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// The KV key of an app, or `None` when the client id is too long to be one.
+pub fn app_key(client_id: &str) -> Option<String> {
+    if APP_PREFIX.len() + client_id.len() > MAX_KEY_BYTES {
+        return None;
+    }
+    let mut k = String::with_capacity(APP_PREFIX.len() + client_id.len());
+    k.push_str(APP_PREFIX);
+    k.push_str(client_id);
+    Some(k)
+}
+
+/// SHA-256 of a token, the only form in which tokens are stored.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The KV key of a token, or `None` when the token is too long to be one.
+pub fn token_key(token: &str) -> Option<String> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return None;
+    }
+    Some(format!("{TOKEN_PREFIX}{}", hex::encode(token_hash(token))))
+}
+
+/// A short, non-reversible fingerprint of a credential for logs: `sha256:` and 16 hex digits.
+pub fn fingerprint(credential: &str) -> String {
+    let h = Sha256::digest(credential.as_bytes());
+    format!("sha256:{}", hex::encode(&h[..8]))
+}
+
+/// App status, as in the Sensedia API Manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AppStatus {
+    Approved,
+    Pending,
+    Rejected,
+    Cancelled,
+}
+
+/// Permission to call an API, or only some of its resources.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Grant {
+    pub api: String,
+    /// Resource names of that API; absent means the whole API.
+    #[serde(default)]
+    pub resources: Option<Vec<String>>,
+}
+
+/// Whether `grants` allow a call to `api` (and `resource`, when the route has one).
+pub fn grants_access(grants: &[Grant], api: &str, resource: Option<&str>) -> bool {
+    grants.iter().any(|g| {
+        g.api == api
+            && match (&g.resources, resource) {
+                (None, _) => true,
+                (Some(list), Some(r)) => list.iter().any(|x| x == r),
+                (Some(_), None) => false,
+            }
+    })
+}
+
+/// An app (a client), stored under `app:<client_id>`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct App {
+    pub name: String,
+    pub status: AppStatus,
+    #[serde(default)]
+    pub revoked: bool,
+    /// Epoch seconds or an RFC 3339 string; absent means no expiry.
+    #[serde(default, deserialize_with = "expiry")]
+    pub expires_at: Option<i64>,
+    #[serde(default)]
+    pub access: Vec<Grant>,
+    /// Lowercase hex SHA-256 of the client secret (the secret itself is never stored).
+    #[serde(default)]
+    pub client_secret_sha256: Option<String>,
+    #[serde(default)]
+    pub extra_info: Option<serde_json::Value>,
+}
+
+/// An access token, stored under `token:<sha256 hex>`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Token {
+    pub client_id: String,
+    #[serde(default)]
+    pub revoked: bool,
+    #[serde(default, deserialize_with = "expiry")]
+    pub expires_at: Option<i64>,
+    #[serde(default)]
+    pub grant_type: Option<String>,
+    /// Narrows what the token may call below what its app may call.
+    #[serde(default)]
+    pub scope: Option<Vec<Grant>>,
+    #[serde(default)]
+    pub extra_info: Option<serde_json::Value>,
+}
+
+/// A parsed record.
+#[derive(Debug, Clone)]
+pub enum Record {
+    App(App),
+    Token(Token),
+}
+
+/// Parses the text stored under `key`; the error says what is wrong (never the value itself,
+/// which may hold a secret hash).
+pub fn parse(key: &str, text: &str) -> Result<Record, String> {
+    let res = if key.starts_with(APP_PREFIX) {
+        serde_json::from_str::<App>(text).map(Record::App)
+    } else if key.starts_with(TOKEN_PREFIX) {
+        serde_json::from_str::<Token>(text).map(Record::Token)
+    } else {
+        return Err(format!("no record type for key {key:?}"));
+    };
+    res.map_err(|e| format!("malformed record {key:?}: {e}"))
+}
+
+/// True when an expiry (epoch seconds) has passed at `now` (epoch seconds).
+pub fn is_expired(expires_at: Option<i64>, now: i64) -> bool {
+    matches!(expires_at, Some(t) if now >= t)
+}
+
+fn expiry<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(i64),
+        Text(String),
+    }
+    match Option::<Raw>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Secs(s)) => Ok(Some(s)),
+        Some(Raw::Text(t)) => parse_rfc3339(&t).map(Some).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "expires_at {t:?} is neither epoch seconds nor RFC 3339"
+            ))
+        }),
+    }
+}
+
+/// RFC 3339 (`2027-01-31T23:59:59Z`, `2027-01-31T20:59:59-03:00`) to epoch seconds. A zone
+/// (`Z` or an offset) is required.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let (local, offset_s) = if let Some(base) = s.strip_suffix(['Z', 'z']) {
+        (base, 0)
+    } else {
+        let split = s.len().checked_sub(6)?;
+        let (base, zone) = (s.get(..split)?, s.get(split..)?);
+        let sign = match zone.as_bytes()[0] {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let (h, m) = zone[1..].split_once(':')?;
+        let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+        if h > 23 || m > 59 {
+            return None;
+        }
+        (base, sign * (h * 3600 + m * 60))
+    };
+    if local.len() < 19 {
+        return None;
+    }
+    let t = humantime::parse_rfc3339_weak(local).ok()?;
+    let secs = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    Some(secs - offset_s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_documented_layout() {
+        assert_eq!(app_key("abc").unwrap(), "app:abc");
+        assert_eq!(
+            token_key("abc").unwrap(),
+            "token:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(app_key(&"x".repeat(508)).is_some());
+        assert!(app_key(&"x".repeat(509)).is_none());
+        assert!(token_key(&"x".repeat(MAX_TOKEN_BYTES + 1)).is_none());
+    }
+
+    #[test]
+    fn apps_parse_with_defaults_and_unknown_fields() {
+        let r = parse(
+            "app:a",
+            r#"{"name":"A","status":"APPROVED","access":[{"api":"orders"}],"future":1}"#,
+        )
+        .unwrap();
+        let Record::App(a) = r else { panic!() };
+        assert!(!a.revoked);
+        assert_eq!(a.expires_at, None);
+        assert!(grants_access(&a.access, "orders", Some("x")));
+        assert!(!grants_access(&a.access, "other", None));
+    }
+
+    #[test]
+    fn expiry_accepts_seconds_and_rfc3339() {
+        let Record::Token(t) =
+            parse("token:x", r#"{"client_id":"a","expires_at":1700000000}"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(t.expires_at, Some(1_700_000_000));
+        let Record::Token(t) = parse(
+            "token:x",
+            r#"{"client_id":"a","expires_at":"2023-11-14T22:13:20Z"}"#,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.expires_at, Some(1_700_000_000));
+        let Record::Token(t) = parse(
+            "token:x",
+            r#"{"client_id":"a","expires_at":"2023-11-14T19:13:20-03:00"}"#,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.expires_at, Some(1_700_000_000));
+        assert!(parse(
+            "token:x",
+            r#"{"client_id":"a","expires_at":"2023-11-14T22:13:20"}"#
+        )
+        .is_err());
+        assert!(is_expired(Some(10), 10));
+        assert!(!is_expired(Some(10), 9));
+        assert!(!is_expired(None, 9));
+    }
+
+    #[test]
+    fn malformed_records_name_their_key() {
+        for (key, text) in [
+            ("app:a", "{"),
+            ("app:a", r#"{"name":"A","status":"ACTIVE"}"#),
+            (
+                "app:a",
+                r#"{"name":"A","status":"APPROVED","revoked":"no"}"#,
+            ),
+            ("token:h", r#"{"revoked":false}"#),
+            ("token:h", r#"{"client_id":"a","scope":"orders"}"#),
+        ] {
+            let e = parse(key, text).unwrap_err();
+            assert!(e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn grants_narrow_to_resources() {
+        let g = vec![Grant {
+            api: "orders".into(),
+            resources: Some(vec!["list".into()]),
+        }];
+        assert!(grants_access(&g, "orders", Some("list")));
+        assert!(!grants_access(&g, "orders", Some("create")));
+        assert!(!grants_access(&g, "orders", None));
+    }
+
+    #[test]
+    fn fingerprints_do_not_contain_the_credential() {
+        let f = fingerprint("secret-token");
+        assert!(f.starts_with("sha256:") && f.len() == 23 && !f.contains("secret"));
+    }
+}

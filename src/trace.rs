@@ -1,0 +1,175 @@
+//! The trace of one request, built by the core as plain values and shipped by the adapter.
+//!
+//! One entry per interceptor that ran, plus a summary entry (`interceptor: "request"`). Every
+//! entry carries the request's context (timestamp, request id, method, path, API, resource) so
+//! that each can be read alone in a log system. No raw credential or secret is ever stored here:
+//! only fingerprints (see [`crate::records::fingerprint`]).
+
+use serde::Serialize;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    Deny,
+    Fault,
+    NoRoute,
+}
+
+/// Machine-readable causes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    Missing,
+    Empty,
+    Duplicated,
+    Malformed,
+    TooLong,
+    NotFound,
+    Revoked,
+    Expired,
+    AppNotFound,
+    AppNotApproved,
+    AppRevoked,
+    AppExpired,
+    WrongApp,
+    NoAccess,
+    BadSecret,
+    MalformedRecord,
+    StoreUnavailable,
+    OriginUnreachable,
+    BadPolicy,
+    NoApi,
+    NoResource,
+    MethodNotAllowed,
+}
+
+/// One step of the decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    pub interceptor: &'static str,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// The byte-exact trace line (SPEC §2), for denials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<Arc<str>>,
+    /// Human explanation beyond the line (never a credential).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Where the credential was looked for, e.g. `HEADER access_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The HTTP status answered (summary entry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+impl Entry {
+    pub fn new(interceptor: &'static str, outcome: Outcome) -> Entry {
+        Entry {
+            interceptor,
+            outcome,
+            cause: None,
+            line: None,
+            detail: None,
+            element: None,
+            fingerprint: None,
+            client_id: None,
+            status: None,
+        }
+    }
+}
+
+/// The whole trace of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    pub ts_ms: u64,
+    pub request_id: String,
+    pub method: String,
+    pub path: String,
+    pub api: Option<Arc<str>>,
+    pub resource: Option<Arc<str>>,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Serialize)]
+struct Flat<'a> {
+    ts: u64,
+    request_id: &'a str,
+    method: &'a str,
+    path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<&'a str>,
+    #[serde(flatten)]
+    entry: &'a Entry,
+}
+
+impl Trace {
+    pub fn new(ts_ms: u64, request_id: String, method: &str, path: &str) -> Trace {
+        Trace {
+            ts_ms,
+            request_id,
+            method: method.to_string(),
+            path: path.to_string(),
+            api: None,
+            resource: None,
+            entries: Vec::with_capacity(3),
+        }
+    }
+
+    /// Entries as a JSON array, each entry carrying the request context.
+    pub fn to_json(&self) -> String {
+        let flat: Vec<Flat<'_>> = self
+            .entries
+            .iter()
+            .map(|entry| Flat {
+                ts: self.ts_ms,
+                request_id: &self.request_id,
+                method: &self.method,
+                path: &self.path,
+                api: self.api.as_deref(),
+                resource: self.resource.as_deref(),
+                entry,
+            })
+            .collect();
+        serde_json::to_string(&flat).unwrap_or_else(|_| "[]".to_string())
+    }
+
+    /// Lines of the denials, in order (what an operator greps for).
+    pub fn lines(&self) -> Vec<&str> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.line.as_deref())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_flattens_context_into_each_entry() {
+        let mut t = Trace::new(1000, "rid".into(), "GET", "/orders");
+        t.api = Some("orders".into());
+        let mut e = Entry::new("oauth", Outcome::Deny);
+        e.cause = Some(Cause::AppNotApproved);
+        e.line = Some("L".into());
+        t.entries.push(e);
+        let v: serde_json::Value = serde_json::from_str(&t.to_json()).unwrap();
+        assert_eq!(v[0]["request_id"], "rid");
+        assert_eq!(v[0]["api"], "orders");
+        assert_eq!(v[0]["cause"], "app_not_approved");
+        assert_eq!(v[0]["outcome"], "deny");
+        assert!(v[0].get("resource").is_none());
+        assert_eq!(t.lines(), vec!["L"]);
+    }
+}
