@@ -1,0 +1,454 @@
+// End-to-end harness: a recording origin on 127.0.0.1, the built Worker in Miniflare with its
+// own local KV, and helpers to seed records, send raw HTTP requests and check the 401 contract.
+//
+// The Worker under test is read from $E2E_BUILD_DIR (default: <repo>/build, the worker-build
+// output); its entry is $E2E_ENTRY (a path relative to that folder) or the first of
+// index.js, worker/shim.mjs, shim.mjs, index.mjs that exists.
+
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
+process.env.WRANGLER_SEND_METRICS ??= 'false';
+
+const { Miniflare } = await import('miniflare');
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BUILD_DIR = path.resolve(process.env.E2E_BUILD_DIR ?? path.join(REPO, 'build'));
+
+/** Timeouts (ms) for node:test: every test and hook passes one of these. */
+export const TEST_TIMEOUT = 20_000;
+export const HOOK_TIMEOUT = 90_000;
+
+export const DEFAULT_DOCS = 'docs.sensedia.com';
+
+export function findEntry() {
+  const candidates = process.env.E2E_ENTRY
+    ? [process.env.E2E_ENTRY]
+    : ['index.js', 'worker/shim.mjs', 'shim.mjs', 'index.mjs'];
+  for (const c of candidates) {
+    const p = path.join(BUILD_DIR, c);
+    if (existsSync(p)) return p;
+  }
+  throw new Error(
+    `no built Worker in ${BUILD_DIR} (looked for ${candidates.join(', ')}); ` +
+      'build it first (worker-build --release) or set E2E_BUILD_DIR / E2E_ENTRY',
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+export const sha256hex = (data) => createHash('sha256').update(data).digest('hex');
+
+let uniqCounter = 0;
+/** A unique, URL/header/cookie-safe id. */
+export function uniq(prefix = 'id') {
+  uniqCounter += 1;
+  return `${prefix}-${uniqCounter}-${randomBytes(6).toString('hex')}`;
+}
+
+const nowSec = () => Math.floor(Date.now() / 1000);
+/** Expiry values: epoch seconds and RFC 3339, one hour in the past or future. */
+export const EXPIRY = {
+  pastEpoch: () => nowSec() - 3600,
+  futureEpoch: () => nowSec() + 3600,
+  pastRfc3339: () => new Date(Date.now() - 3600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  futureRfc3339: () => {
+    // +02:00 offset, with fractional seconds: still RFC 3339.
+    const d = new Date(Date.now() + 3600_000 + 2 * 3600_000);
+    return d.toISOString().replace('Z', '+02:00');
+  },
+};
+
+/** An app record (`app:<client_id>`). */
+export function appRecord(fields = {}) {
+  return {
+    name: 'Demo App',
+    status: 'APPROVED',
+    revoked: false,
+    access: [],
+    client_secret_sha256: sha256hex('not-used'),
+    extra_info: {},
+    ...fields,
+  };
+}
+
+/** A token record (`token:<sha256(token)>`). */
+export function tokenRecord(fields = {}) {
+  return {
+    client_id: 'nobody',
+    revoked: false,
+    grant_type: 'client_credentials',
+    extra_info: {},
+    ...fields,
+  };
+}
+
+export const appKey = (clientId) => `app:${clientId}`;
+export const tokenKey = (token) => `token:${sha256hex(Buffer.from(token, 'utf8'))}`;
+
+/** The documented 401 messages. */
+export const MSG = {
+  accessToken: (loc, name, docs = DEFAULT_DOCS) =>
+    `Access Token in the request, identified by ${loc} ${name}, is invalid. Check ${docs}`,
+  clientId: (loc, name, docs = DEFAULT_DOCS) =>
+    `Client Id in the request, identified by ${loc} ${name}, is invalid. Check ${docs}`,
+};
+
+/** Location keyword used in messages for each configured location (when found there). */
+export const LOC_WORD = { header: 'HEADER', query: 'QUERY_PARAM', cookie: 'COOKIE' };
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+/**
+ * Pieces of a request: headers as [name, value] pairs (one line each, sent verbatim), query
+ * pairs (encoded with encodeURIComponent unless given in rawQuery) and cookie pairs (sent
+ * verbatim in one Cookie header, `a=1; b=2`, unless rawCookie is given).
+ */
+export function parts(init = {}) {
+  return {
+    headers: [...(init.headers ?? [])],
+    query: [...(init.query ?? [])],
+    rawQuery: init.rawQuery ?? null,
+    cookies: [...(init.cookies ?? [])],
+    rawCookie: init.rawCookie ?? null,
+  };
+}
+
+/** Merge several parts() objects. */
+export function mergeParts(...ps) {
+  const out = parts();
+  for (const p of ps) {
+    if (!p) continue;
+    out.headers.push(...(p.headers ?? []));
+    out.query.push(...(p.query ?? []));
+    out.cookies.push(...(p.cookies ?? []));
+    if (p.rawQuery != null) out.rawQuery = out.rawQuery == null ? p.rawQuery : `${out.rawQuery}&${p.rawQuery}`;
+    if (p.rawCookie != null) out.rawCookie = out.rawCookie == null ? p.rawCookie : `${out.rawCookie}; ${p.rawCookie}`;
+  }
+  return out;
+}
+
+/** A credential placed at a location ('header' | 'query' | 'cookie') under `name`. */
+export function credential(location, name, value) {
+  switch (location) {
+    case 'header':
+      return parts({ headers: [[name, value]] });
+    case 'query':
+      return parts({ query: [[name, value]] });
+    case 'cookie':
+      return parts({ cookies: [[name, value]] });
+    default:
+      throw new Error(`unknown location ${location}`);
+  }
+}
+
+/** Build path?query and the header list from a base path and parts. */
+export function buildRequest(basePath, p = parts()) {
+  const q = p.query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
+  if (p.rawQuery != null) q.push(p.rawQuery);
+  const sep = basePath.includes('?') ? '&' : '?';
+  const fullPath = q.length ? `${basePath}${sep}${q.join('&')}` : basePath;
+  const headers = [...p.headers];
+  let cookie = p.cookies.map(([k, v]) => `${k}=${v}`).join('; ');
+  if (p.rawCookie != null) cookie = cookie ? `${cookie}; ${p.rawCookie}` : p.rawCookie;
+  if (cookie) headers.push(['Cookie', cookie]);
+  return { path: fullPath, headers };
+}
+
+/**
+ * Send one raw HTTP/1.1 request with node:http (each header line verbatim, no header merging
+ * by a fetch implementation). Returns {status, headers, rawHeaders, body (Buffer), text}.
+ */
+export function rawRequest(baseUrl, reqPath, { method = 'GET', headers = [], body } = {}) {
+  const url = new URL(reqPath, baseUrl);
+  const flat = ['Host', url.host];
+  for (const [k, v] of headers) flat.push(k, v);
+  if (body != null) flat.push('Content-Length', String(Buffer.byteLength(body)));
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: url.hostname, port: url.port, method, path: url.pathname + url.search, headers: flat, agent: false },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const buf = Buffer.concat(chunks);
+          resolve({
+            status: res.statusCode,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body: buf,
+            text: buf.toString('utf8'),
+          });
+        });
+      },
+    );
+    req.setTimeout(15_000, () => req.destroy(new Error(`request timed out: ${method} ${reqPath}`)));
+    req.on('error', reject);
+    if (body != null) req.write(body);
+    req.end();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Origin
+
+/**
+ * A recording origin. Every request is kept as {method, url, headers, rawHeaders, body}.
+ * Answers:
+ *   .../status/<code>  -> <code>, text body `origin says <code>`, headers x-origin-header, x-custom-resp
+ *   .../redirect       -> 302 Location: /elsewhere
+ *   .../resp-headers   -> 201 with two Set-Cookie, Cache-Control, x-multi
+ *   request with a body (any method) -> 200 echoing the body and its content-type,
+ *                         x-origin-len / x-origin-sha256 headers
+ *   anything else      -> 200 JSON {"ok":true,"path":<path+query>}
+ * Use the x-e2e-id request header (forwarded by the gateway) to find a test's requests.
+ */
+export async function startOrigin() {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const rec = {
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body,
+      };
+      requests.push(rec);
+      const p = req.url.split('?')[0];
+      let m;
+      if ((m = /\/status\/(\d{3})$/.exec(p))) {
+        const code = Number(m[1]);
+        res.writeHead(code, {
+          'content-type': 'text/plain',
+          'x-origin-header': 'yes',
+          'x-custom-resp': 'abc',
+        });
+        res.end(`origin says ${code}`);
+      } else if (p.endsWith('/redirect')) {
+        res.writeHead(302, { location: '/elsewhere', 'content-type': 'text/plain' });
+        res.end('moved');
+      } else if (p.endsWith('/resp-headers')) {
+        res.writeHead(201, [
+          ['content-type', 'application/json'],
+          ['set-cookie', 'a=1; Path=/'],
+          ['set-cookie', 'b=2; Path=/; HttpOnly'],
+          ['cache-control', 'max-age=17'],
+          ['x-multi', 'one'],
+        ].flat());
+        res.end('{"created":true}');
+      } else if (body.length > 0 || req.headers['content-length'] !== undefined && req.method !== 'GET') {
+        const h = {
+          'x-origin-len': String(body.length),
+          'x-origin-sha256': sha256hex(body),
+          'x-origin-method': req.method,
+        };
+        if (req.headers['content-type']) h['content-type'] = req.headers['content-type'];
+        res.writeHead(200, h);
+        res.end(body);
+      } else {
+        const out = JSON.stringify({ ok: true, path: req.url });
+        res.writeHead(200, { 'content-type': 'application/json', 'x-origin-method': req.method });
+        res.end(req.method === 'HEAD' ? undefined : out);
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    /** Requests that carried `x-e2e-id: <id>`. */
+    find: (id) => requests.filter((r) => r.headers['x-e2e-id'] === id),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A port on 127.0.0.1 with nothing listening (bound once, then closed). */
+export async function closedPort() {
+  const s = http.createServer();
+  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address();
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway (the built Worker in Miniflare)
+
+function miniflareOptions({ policy, hasPolicy, onStdout, onStderr }) {
+  const entry = findEntry();
+  const bindings = {};
+  if (hasPolicy) bindings.POLICY = policy;
+  return {
+    modules: true,
+    modulesRoot: BUILD_DIR,
+    scriptPath: entry,
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+    ],
+    compatibilityDate: '2025-01-01',
+    kvNamespaces: ['RECORDS'],
+    bindings,
+    cf: false,
+    host: '127.0.0.1',
+    port: 0,
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.on('data', onStdout);
+      stderr.on('data', onStderr);
+    },
+  };
+}
+
+/**
+ * Start the Worker. `policy` is an object or a string (given as is to the POLICY binding);
+ * pass `policy: undefined` with `omitPolicy: true` to leave the binding out. `records` maps
+ * KV keys to values (objects are JSON-encoded, strings stored verbatim).
+ */
+export async function startGateway({ policy, records = {}, omitPolicy = false } = {}) {
+  let output = '';
+  const onStdout = (d) => {
+    output += String(d);
+    if (process.env.E2E_VERBOSE) process.stdout.write(`[workerd] ${d}`);
+  };
+  const onStderr = (d) => {
+    output += String(d);
+    if (process.env.E2E_VERBOSE) process.stderr.write(`[workerd] ${d}`);
+  };
+  let mf = new Miniflare(miniflareOptions({ policy, hasPolicy: !omitPolicy, onStdout, onStderr }));
+  let url = await mf.ready;
+  const gw = {
+    get url() {
+      return url;
+    },
+    get mf() {
+      return mf;
+    },
+    /** Everything workerd printed (console.log / console.error of the Worker) so far. */
+    output: () => output,
+    clearOutput: () => {
+      output = '';
+    },
+    /** Wait until the Worker's output matches every pattern (or time out, then return false). */
+    async waitForOutput(patterns, ms = 3000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        if (patterns.every((p) => (p instanceof RegExp ? p.test(output) : output.includes(p)))) return true;
+        if (Date.now() > deadline) return false;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async seed(recs) {
+      const kv = await mf.getKVNamespace('RECORDS');
+      await Promise.all(
+        Object.entries(recs).map(([k, v]) => kv.put(k, typeof v === 'string' ? v : JSON.stringify(v))),
+      );
+    },
+    async del(key) {
+      const kv = await mf.getKVNamespace('RECORDS');
+      await kv.delete(key);
+    },
+    /** Replace the policy (restarts the Worker; KV data in memory may be reset, seed again). */
+    async setPolicy(newPolicy, { omit = false } = {}) {
+      await mf.setOptions(miniflareOptions({ policy: newPolicy, hasPolicy: !omit, onStdout, onStderr }));
+      url = await mf.ready;
+    },
+    /** Send a request: `p` is a parts() object (or omitted). */
+    request(basePath, { method = 'GET', p, headers = [], body, id } = {}) {
+      const built = buildRequest(basePath, p ?? parts());
+      const hs = [...built.headers, ...headers];
+      if (id) hs.push(['x-e2e-id', id]);
+      return rawRequest(url, built.path, { method, headers: hs, body });
+    },
+    async dispose() {
+      await mf.dispose();
+    },
+  };
+  if (Object.keys(records).length) await gw.seed(records);
+  return gw;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assertions
+
+function describeRes(res) {
+  return `status ${res.status}, content-type ${JSON.stringify(res.headers['content-type'])}, body ${JSON.stringify(
+    res.text.slice(0, 300),
+  )}`;
+}
+
+/** Assert a 401 with exactly `message` in the given format ('text' | 'json'). */
+export function assertDenied(res, message, format = 'text') {
+  assert.equal(res.status, 401, `expected 401 ${JSON.stringify(message)}; got ${describeRes(res)}`);
+  if (format === 'json') {
+    assert.match(String(res.headers['content-type']), /^application\/json\b/, `content-type; got ${describeRes(res)}`);
+    let parsed;
+    try {
+      parsed = JSON.parse(res.text);
+    } catch {
+      assert.fail(`body is not JSON: ${describeRes(res)}`);
+    }
+    assert.deepEqual(parsed, { status: 401, message });
+  } else {
+    assert.equal(
+      String(res.headers['content-type']).toLowerCase().replace(/\s+/g, ''),
+      'text/plain;charset=utf-8',
+      `content-type; got ${describeRes(res)}`,
+    );
+    assert.equal(res.text, message);
+  }
+}
+
+/** Assert the request reached the origin (status 200 from it) and return the origin's record. */
+export function assertPassed(res, origin, id) {
+  assert.equal(res.status, 200, `expected the origin's 200; got ${describeRes(res)}`);
+  const seen = origin.find(id);
+  assert.equal(seen.length, 1, `origin should have received exactly one request with x-e2e-id ${id}, got ${seen.length}`);
+  return seen[0];
+}
+
+/** Assert a gateway fault status whose body leaks nothing from `secrets`. */
+export function assertFault(res, status, secrets = []) {
+  assert.equal(res.status, status, `expected ${status}; got ${describeRes(res)}`);
+  for (const s of [...secrets, 'panicked', 'RuntimeError', 'serde', 'unreachable', '\n    at ']) {
+    if (s === '' || s == null) continue;
+    assert.ok(!res.text.includes(String(s)), `${status} body leaks ${JSON.stringify(String(s))}: ${describeRes(res)}`);
+  }
+}
+
+/** Assert the origin never saw a request with this id (denials must not be forwarded). */
+export function assertNotForwarded(origin, id) {
+  assert.equal(origin.find(id).length, 0, `a denied request (x-e2e-id ${id}) reached the origin`);
+}
+
+/** Dispatch an expectation: 200 | 500 | {message, format}. */
+export function checkOutcome(res, origin, id, expected) {
+  if (expected === 200) return assertPassed(res, origin, id);
+  if (typeof expected === 'number') {
+    assertFault(res, expected);
+    assertNotForwarded(origin, id);
+    return null;
+  }
+  assertDenied(res, expected.message, expected.format ?? 'text');
+  assertNotForwarded(origin, id);
+  return null;
+}
+
+export { assert };
