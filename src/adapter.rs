@@ -53,11 +53,18 @@ struct State {
 thread_local! {
     static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
     /// Traces of forwarded requests awaiting the origin, by slot number.
-    static IN_FLIGHT: RefCell<HashMap<u32, Trace>> = RefCell::new(HashMap::new());
+    /// With each: whether a pass is to be written (sampling); a fault always is.
+    static IN_FLIGHT: RefCell<HashMap<u32, (Trace, bool)>> = RefCell::new(HashMap::new());
     static NEXT_SLOT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     static SETTLE: Settle = Settle {
         ok: Closure::new(|slot: u32, response: JsValue| {
-            IN_FLIGHT.with(|m| m.borrow_mut().remove(&slot));
+            if let Some((mut trace, true)) = IN_FLIGHT.with(|m| m.borrow_mut().remove(&slot)) {
+                let status = response.unchecked_ref::<Response>().status();
+                if let Some(summary) = trace.entries.last_mut() {
+                    summary.origin_status = Some(status);
+                }
+                write_trace(&trace.to_json());
+            }
             response
         }),
         err: Closure::new(|slot: u32, err: JsValue| {
@@ -66,7 +73,7 @@ thread_local! {
                 .map(|e| String::from(e.message()))
                 .unwrap_or_else(|| "fetch failed".into());
             let (entry, r) = pipeline::origin_unreachable(detail);
-            if let Some(mut trace) = IN_FLIGHT.with(|m| m.borrow_mut().remove(&slot)) {
+            if let Some((mut trace, _)) = IN_FLIGHT.with(|m| m.borrow_mut().remove(&slot)) {
                 trace.entries.push(entry);
                 write_trace(&trace.to_json());
             }
@@ -263,15 +270,12 @@ fn respond(decision: Decision, view: &JsRequest, sample: f64) -> Promise {
         }
         Answer::Forward(plan) => match forward(view, &plan) {
             Ok(p) => {
-                if log {
-                    write_trace(&trace.to_json());
-                }
                 let slot = NEXT_SLOT.with(|n| {
                     let v = n.get().wrapping_add(1);
                     n.set(v);
                     v
                 });
-                IN_FLIGHT.with(|m| m.borrow_mut().insert(slot, trace));
+                IN_FLIGHT.with(|m| m.borrow_mut().insert(slot, (trace, log)));
                 let slot = JsValue::from(slot);
                 SETTLE.with(|s| {
                     let ok: Function =

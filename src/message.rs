@@ -84,7 +84,12 @@ pub fn invalid_message(label: Label, place: Place, name: &str, docs: &str) -> St
 pub fn body(format: Format, message: &str) -> String {
     match format {
         Format::Text => message.to_string(),
-        Format::Json => serde_json::json!({ "status": 401, "message": message }).to_string(),
+        // Written by hand so that `status` comes first, as documented; the message is escaped
+        // by serde_json.
+        Format::Json => format!(
+            "{{\"status\":401,\"message\":{}}}",
+            serde_json::Value::from(message)
+        ),
     }
 }
 

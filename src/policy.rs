@@ -162,9 +162,7 @@ fn compile_root(v: &Value, errs: &mut Vec<String>) -> Option<Policy> {
 
     let mut apis = Vec::new();
     match root.req_array("apis", errs) {
-        Some(list) if list.is_empty() => {
-            errs.push("policy.apis: at least one API is needed".into())
-        }
+        Some([]) => errs.push("policy.apis: at least one API is needed".into()),
         Some(list) => {
             for (i, a) in list.iter().enumerate() {
                 if let Some(api) = compile_api(a, i, &docs, errs) {
@@ -189,7 +187,7 @@ fn compile_root(v: &Value, errs: &mut Vec<String>) -> Option<Policy> {
             }
         }
     }
-    apis.sort_by(|a, b| b.base_path.len().cmp(&a.base_path.len()));
+    apis.sort_by_key(|a| std::cmp::Reverse(a.base_path.len()));
 
     Some(Policy {
         docs,

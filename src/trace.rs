@@ -68,6 +68,9 @@ pub struct Entry {
     /// The HTTP status answered (summary entry).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The origin's status, for forwarded requests (summary entry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_status: Option<u16>,
 }
 
 impl Entry {
@@ -82,6 +85,7 @@ impl Entry {
             fingerprint: None,
             client_id: None,
             status: None,
+            origin_status: None,
         }
     }
 }

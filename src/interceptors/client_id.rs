@@ -184,7 +184,7 @@ mod tests {
         assert_eq!(d.content_type, "application/json");
         assert_eq!(
             &*d.body,
-            r#"{"message":"Client Id in the request, identified by QUERY_PARAM app_token, is invalid. Check docs.sensedia.com","status":401}"#
+            r#"{"status":401,"message":"Client Id in the request, identified by QUERY_PARAM app_token, is invalid. Check docs.sensedia.com"}"#
         );
         assert_eq!(d.entry.cause, Some(Cause::Duplicated));
         let i = compile(json!({"type": "client_id", "location": "cookie"}));

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The demo: the gateway under `wrangler dev` on http://127.0.0.1:8787 with seeded demo records
+# (demo/records.json) in local KV, in front of a local demo origin on 127.0.0.1:8790.
+# Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. scripts/env.sh
+PORT=${DEMO_PORT:-8787}
+
+echo "[demo] seeding local KV with demo/records.json"
+npx wrangler kv bulk put demo/records.json --binding RECORDS --local >/dev/null
+
+node scripts/demo-origin.mjs &
+ORIGIN_PID=$!
+trap 'kill $ORIGIN_PID 2>/dev/null || true' EXIT
+
+G="http://127.0.0.1:$PORT"
+cat <<MSG
+
+[demo] When wrangler says "Ready", try these in another terminal:
+
+  # 200: OAuth with a valid app and token (the origin echoes what it received; no access_token)
+  curl -i $G/orders/ -H 'client_id: demo-app' -H 'access_token: demo-token-0001'
+  # 401: revoked token / wrong token / no token
+  curl -i $G/orders/ -H 'client_id: demo-app' -H 'access_token: demo-token-revoked'
+  curl -i $G/orders/42 -H 'client_id: demo-app' -H 'access_token: demo-token-0001 '
+  curl -i $G/orders/ -H 'client_id: demo-app'
+  # 401: app PENDING
+  curl -i $G/orders/ -H 'client_id: demo-pending' -H 'access_token: demo-token-0001'
+  # 401: a read-only app creating an order (no access to the resource); 405: unknown method
+  curl -i -X POST $G/orders/ -H 'client_id: demo-readonly' -H 'access_token: demo-token-readonly' -d '{}'
+  curl -i -X PATCH $G/orders/42 -H 'client_id: demo-app' -H 'access_token: demo-token-0001'
+  # Access Token from a cookie (200) and an expired one (401)
+  curl -i $G/catalog/items --cookie 'access_token=demo-token-0001'
+  curl -i $G/catalog/items --cookie 'access_token=demo-token-expired'
+  # Client ID in a query parameter, JSON denials
+  curl -i "$G/status/health?client_id=demo-app"
+  curl -i "$G/status/health?client_id=nobody"
+  # Basic base64(client_id:client_secret)
+  curl -i $G/partners/report -u demo-app:demo-secret
+  curl -i $G/partners/report -u demo-app:wrong
+
+[demo] The trace of every decision is printed below as JSON lines.
+
+MSG
+BUILD_PROFILE=dev npx wrangler dev --ip 127.0.0.1 --port "$PORT"

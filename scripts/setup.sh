@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, when it is missing. Idempotent; safe to run often.
+#   bash scripts/setup.sh          # Rust wasm target, worker-build, wasm-bindgen-cli, npm packages
+#   bash scripts/setup.sh --bench  # also wrk (load generator) from Debian's packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+WORKER_BUILD_VERSION=0.8.7
+# wasm-bindgen-cli must equal the wasm-bindgen library version that Cargo.lock resolved.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+for c in clippy rustfmt; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$c"; then
+    say "adding rustup component $c"
+    rustup component add "$c"
+  fi
+done
+
+if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+  say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+  # Not --locked: a locked dependency of the CLI is missing from the registry.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if [ ! -x node_modules/.bin/miniflare ] || [ ! -x node_modules/.bin/wrangler ] \
+   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages (wrangler, miniflare, binaryen)"
+  npm ci --no-audit --no-fund
+fi
+
+if [ "${1:-}" = "--bench" ] && ! command -v wrk >/dev/null; then
+  say "installing wrk"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi
+fi

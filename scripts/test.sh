@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, clippy (host and wasm32), host tests, the Worker build,
+# the deployable bundle (wrangler deploy --dry-run), and the end-to-end tests in Miniflare.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. scripts/env.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy (host)"
+cargo clippy --all-targets -- -D warnings
+step "cargo clippy (wasm32-unknown-unknown)"
+cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+step "cargo test (host)"
+cargo test
+step "build the Worker"
+bash scripts/build.sh
+step "wrangler deploy --dry-run (the deployable bundle)"
+rm -rf target/dry-run
+npx wrangler deploy --dry-run --outdir target/dry-run
+test -s target/dry-run/index.js && ls target/dry-run/*.wasm >/dev/null
+step "end-to-end tests (Miniflare, local KV, local origin)"
+node --test --test-concurrency=1 tests/e2e/*.test.mjs
