@@ -237,8 +237,7 @@ describe('access_token interceptor', H, () => {
     assert.equal(seen.url, '/be/at-header/items/1');
     assert.equal(seen.headers['x-edge-client-id'], good.clientId);
     assert.equal(seen.headers['x-edge-app-name'], 'Token Owner App');
-    const extra = JSON.parse(seen.headers['x-edge-app-extra-info']);
-    assert.equal(typeof extra, 'object');
+    assert.deepEqual(JSON.parse(seen.headers['x-edge-app-extra-info']), { app: { plan: 'pro' }, token: { user: 'u-7' } });
     // The credential stays by default.
     assert.equal(seen.headers.access_token, good.token);
   });

@@ -288,7 +288,7 @@ describe('client_id and client_id_secret_encoded interceptors', H, () => {
     assert.equal(seen.url, '/be/ci-header/items/5?z=9');
     assert.equal(seen.headers['x-edge-client-id'], good.clientId);
     assert.equal(seen.headers['x-edge-app-name'], 'Good Client App');
-    assert.deepEqual(JSON.parse(seen.headers['x-edge-app-extra-info']), goodExtra);
+    assert.deepEqual(JSON.parse(seen.headers['x-edge-app-extra-info']), { app: goodExtra });
     assert.equal(seen.headers.client_id, good.clientId, 'credential kept without hide_credential');
   });
 

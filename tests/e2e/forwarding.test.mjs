@@ -248,7 +248,7 @@ describe('forwarding', H, () => {
       assert.equal(seen.url, '/ci/x');
       assert.equal(seen.headers['x-edge-client-id'], app.clientId);
       assert.equal(seen.headers['x-edge-app-name'], 'Forwarding App');
-      assert.deepEqual(JSON.parse(seen.headers['x-edge-app-extra-info']), app.extra);
+      assert.deepEqual(JSON.parse(seen.headers['x-edge-app-extra-info']), { app: app.extra });
     });
   });
 

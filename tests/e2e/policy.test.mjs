@@ -286,7 +286,7 @@ describe('policy', H, () => {
       );
       assert.equal(s2.headers['x-my-client'], client);
       assert.equal(s2.headers['x-my-app'], 'Policy App');
-      assert.deepEqual(JSON.parse(s2.headers['x-my-extra']), { k: 'v' });
+      assert.deepEqual(JSON.parse(s2.headers['x-my-extra']), { app: { k: 'v' } });
     });
 
     test('cache ttl 0: record changes take effect on the next request', T, async () => {
