@@ -406,6 +406,7 @@ export function assertDenied(res, message, format = 'text') {
       assert.fail(`body is not JSON: ${describeRes(res)}`);
     }
     assert.deepEqual(parsed, { status: 401, message });
+    assert.equal(res.text, JSON.stringify({ status: 401, message }), 'JSON body bytes');
   } else {
     assert.equal(
       String(res.headers['content-type']).toLowerCase().replace(/\s+/g, ''),
