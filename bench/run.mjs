@@ -220,6 +220,7 @@ function findRustEntry(dir) {
 }
 
 async function startWorker(w, originUrl) {
+  w.stdoutLines = 0;
   const policy = {
     trace: { sample_passing: 0 },
     apis: [{ name: "orders", base_path: "/orders", origin: originUrl, interceptors: [{ type: "oauth" }] }],
@@ -241,6 +242,18 @@ async function startWorker(w, originUrl) {
     cf: false,
     host: "127.0.0.1",
     port: 0,
+    // workerd's console output reaches us through pipes: count stdout lines (a Worker's own
+    // console.log, e.g. trace lines) instead of printing them, and show stderr (capped).
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.on("data", (chunk) => {
+        for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) w.stdoutLines++;
+      });
+      let shown = 0;
+      createInterface({ input: stderr }).on("line", (line) => {
+        if (shown++ < 20) console.error(`[${w.id} stderr] ${line}`);
+        else if (shown === 21) console.error(`[${w.id} stderr] ... (more left out)`);
+      });
+    },
   });
   cleanups.push(() => mf.dispose());
   const url = await mf.ready;
@@ -333,6 +346,7 @@ try {
     const order = r % 2 === 0 ? jobs : [...jobs].reverse();
     const line = [];
     for (const j of order) {
+      const l0 = j.w.stdoutLines;
       const t0 = cpuTicks(j.w.pid), o0 = cpuTicks(origin.pid), n0 = process.cpuUsage();
       const res = await wrk(j.w.url, j.token, SECONDS);
       const t1 = cpuTicks(j.w.pid), o1 = cpuTicks(origin.pid), n1 = process.cpuUsage(n0);
@@ -340,6 +354,7 @@ try {
       // should be ~0: requests must not pass through Node (Miniflare's loopback).
       res.originCpuUs = ((o1 - o0) / CLK_TCK) * 1e6 / Math.max(res.requests, 1);
       res.benchCpuUs = (n1.user + n1.system) / Math.max(res.requests, 1);
+      res.consoleLinesPerReq = (j.w.stdoutLines - l0) / Math.max(res.requests, 1); // read before the pipe drains: approximate
       const cpuUs = ((t1 - t0) / CLK_TCK) * 1e6 / Math.max(res.requests, 1);
       // pass: every response 2xx (wrk counts non-2xx/3xx; the origin never sends 3xx).
       // deny: every response a 4xx from the Worker.
@@ -404,6 +419,9 @@ try {
   const allRuns = jobs.flatMap((j) => j.runs);
   console.log(`Other processes per request (median over all runs): origin ${f0(median(allRuns.map((x) => x.originCpuUs)))} µs, ` +
     `benchmark process ${f0(median(allRuns.map((x) => x.benchCpuUs)))} µs.`);
+  const logging = jobs.filter((j) => median(j.runs.map((x) => x.consoleLinesPerReq)) > 0.01)
+    .map((j) => `${j.w.id}/${j.workload} ${median(j.runs.map((x) => x.consoleLinesPerReq)).toFixed(2)}`);
+  if (logging.length) console.log(`Console lines written per request (CPU above includes them): ${logging.join(", ")}.`);
   console.log("A run is invalid (left out) on any socket error, or any non-2xx (pass) / any 2xx-3xx (deny) response.");
 
   if (process.env.BENCH_JSON) {
