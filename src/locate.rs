@@ -4,7 +4,6 @@
 //! twice is reported as duplicated, since the gateway cannot know which one the client meant.
 
 use crate::request::{RequestView, Target};
-use cookie::Cookie;
 
 /// Where an interceptor is configured to look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,15 +135,30 @@ pub fn query_value(query: &str, name: &str) -> Option<Result<String, Duplicate>>
     found.map(Ok)
 }
 
-/// The value of cookie `name` in a `Cookie` header, exactly as sent (not percent-decoded).
+/// The pairs of a `Cookie` header, exactly as sent: pairs are separated by `;` and the single
+/// space that follows it (RFC 6265 §4.2.1, `cookie-pair *( ";" SP cookie-pair )`); names and
+/// values are never trimmed or decoded, so a value sent with a stray space does not match.
+/// (The `cookie` crate trims names and values, which the no-trim rule forbids.)
+fn cookie_pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
+    header.split(';').enumerate().filter_map(|(i, part)| {
+        let part = if i > 0 {
+            part.strip_prefix(' ').unwrap_or(part)
+        } else {
+            part
+        };
+        part.split_once('=')
+    })
+}
+
+/// The value of cookie `name` in a `Cookie` header, exactly as sent.
 pub fn cookie_value(header: &str, name: &str) -> Option<Result<String, Duplicate>> {
     let mut found: Option<String> = None;
-    for c in Cookie::split_parse(header).flatten() {
-        if c.name() == name {
+    for (k, v) in cookie_pairs(header) {
+        if k == name {
             if found.is_some() {
                 return Some(Err(Duplicate));
             }
-            found = Some(c.value().to_string());
+            found = Some(v.to_string());
         }
     }
     found.map(Ok)
@@ -165,16 +179,24 @@ pub fn query_without(query: &str, name: &str) -> String {
         .join("&")
 }
 
-/// The `Cookie` header without every cookie named `name`; `None` when nothing is left.
+/// The `Cookie` header without every cookie named `name`; `None` when nothing is left. The
+/// other cookies keep their exact bytes.
 pub fn cookies_without(header: &str, name: &str) -> Option<String> {
     let kept: Vec<&str> = header
         .split(';')
-        .filter(|part| {
-            let key = part.split('=').next().unwrap_or("").trim();
-            key != name
+        .enumerate()
+        .map(|(i, part)| {
+            if i > 0 {
+                part.strip_prefix(' ').unwrap_or(part)
+            } else {
+                part
+            }
         })
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
+        .filter(|part| {
+            part.split_once('=')
+                .map(|(k, _)| k != name)
+                .unwrap_or(!part.is_empty())
+        })
         .collect();
     if kept.is_empty() {
         None
@@ -250,6 +272,24 @@ mod tests {
     }
 
     #[test]
+    fn cookie_values_are_never_trimmed() {
+        for (header, want) in [
+            ("sess=tok ; other=1", Some("tok ")),
+            ("other=1; sess= tok", Some(" tok")),
+            ("other=1;sess=tok", Some("tok")),
+            ("a=1;  sess=tok", None),
+            ("sess=a=b", Some("a=b")),
+            ("xsess=tok", None),
+        ] {
+            assert_eq!(
+                cookie_value(header, "sess").map(Result::unwrap).as_deref(),
+                want,
+                "{header:?}"
+            );
+        }
+    }
+
+    #[test]
     fn combined_locations_report_where_found_or_first_looked() {
         let r = TestRequest::new("GET", "http://h/?t=q").with_header("cookie", "t=c");
         assert_eq!(
@@ -273,6 +313,10 @@ mod tests {
         assert_eq!(
             cookies_without("a=1; tok=xyz;b=2", "tok").as_deref(),
             Some("a=1; b=2")
+        );
+        assert_eq!(
+            cookies_without("a= 1 ; tok=xyz", "tok").as_deref(),
+            Some("a= 1 ")
         );
         assert_eq!(cookies_without("tok=xyz", "tok"), None);
     }

@@ -35,6 +35,17 @@ pub struct IdentityHeaders {
     pub extra_info: Option<String>,
 }
 
+impl Default for IdentityHeaders {
+    /// Always on: copies sent by clients are stripped even when no interceptor identifies an app.
+    fn default() -> Self {
+        IdentityHeaders {
+            client_id: Some("x-edge-client-id".into()),
+            app_name: Some("x-edge-app-name".into()),
+            extra_info: Some("x-edge-app-extra-info".into()),
+        }
+    }
+}
+
 impl IdentityHeaders {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         [&self.client_id, &self.app_name, &self.extra_info]
@@ -135,11 +146,7 @@ fn compile_root(v: &Value, errs: &mut Vec<String>) -> Option<Policy> {
         t.finish(errs);
     }
 
-    let mut identity = IdentityHeaders {
-        client_id: None,
-        app_name: None,
-        extra_info: None,
-    };
+    let mut identity = IdentityHeaders::default();
     if let Some(mut h) = root.opt_obj("identity_headers", errs) {
         for (field, slot) in [
             ("client_id", &mut identity.client_id),

@@ -35,7 +35,8 @@ const LOCS = [
 ];
 
 const ENC = [
-  { key: 'default header', api: 'enc', cfg: { type: 'client_id_secret_encoded' }, name: 'client_id' },
+  { key: 'default header (Authorization)', api: 'enc', cfg: { type: 'client_id_secret_encoded' }, name: 'Authorization' },
+  { key: 'client_id header', api: 'enc-cid', cfg: { type: 'client_id_secret_encoded', name: 'client_id' }, name: 'client_id' },
   { key: 'authorization', api: 'enc-auth', cfg: { type: 'client_id_secret_encoded', name: 'authorization' }, name: 'authorization' },
 ];
 
