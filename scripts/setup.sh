@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '[setup] %s\n' "$*" >&2; }
+export PATH="$HOME/.cargo/bin:$PATH"
 
 WORKER_BUILD_VERSION=0.8.7
 # wasm-bindgen-cli must equal the wasm-bindgen library version that Cargo.lock resolved.
@@ -22,12 +23,12 @@ for c in clippy rustfmt; do
   fi
 done
 
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+if ! worker-build --version 2>/dev/null | grep -qw "$WORKER_BUILD_VERSION"; then
   say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
 fi
 
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+if ! wasm-bindgen --version 2>/dev/null | grep -qw "$WASM_BINDGEN_VERSION"; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
   # Not --locked: a locked dependency of the CLI is missing from the registry.
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
