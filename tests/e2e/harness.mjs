@@ -292,10 +292,12 @@ export async function closedPort() {
 // ---------------------------------------------------------------------------------------------
 // Gateway (the built Worker in Miniflare)
 
-function miniflareOptions({ policy, hasPolicy, onStdout, onStderr }) {
+function miniflareOptions({ policy, hasPolicy, brokenKv, onStdout, onStderr }) {
   const entry = findEntry();
   const bindings = {};
   if (hasPolicy) bindings.POLICY = policy;
+  // A RECORDS binding that is not a KV namespace: every read fails, as when KV is down.
+  if (brokenKv) bindings.RECORDS = 'not-a-kv-namespace';
   return {
     modules: true,
     modulesRoot: BUILD_DIR,
@@ -305,7 +307,7 @@ function miniflareOptions({ policy, hasPolicy, onStdout, onStderr }) {
       { type: 'CompiledWasm', include: ['**/*.wasm'] },
     ],
     compatibilityDate: '2025-01-01',
-    kvNamespaces: ['RECORDS'],
+    kvNamespaces: brokenKv ? [] : ['RECORDS'],
     bindings,
     cf: false,
     host: '127.0.0.1',
@@ -322,7 +324,7 @@ function miniflareOptions({ policy, hasPolicy, onStdout, onStderr }) {
  * pass `policy: undefined` with `omitPolicy: true` to leave the binding out. `records` maps
  * KV keys to values (objects are JSON-encoded, strings stored verbatim).
  */
-export async function startGateway({ policy, records = {}, omitPolicy = false } = {}) {
+export async function startGateway({ policy, records = {}, omitPolicy = false, brokenKv = false } = {}) {
   let output = '';
   const onStdout = (d) => {
     output += String(d);
@@ -332,7 +334,7 @@ export async function startGateway({ policy, records = {}, omitPolicy = false } 
     output += String(d);
     if (process.env.E2E_VERBOSE) process.stderr.write(`[workerd] ${d}`);
   };
-  let mf = new Miniflare(miniflareOptions({ policy, hasPolicy: !omitPolicy, onStdout, onStderr }));
+  let mf = new Miniflare(miniflareOptions({ policy, hasPolicy: !omitPolicy, brokenKv, onStdout, onStderr }));
   let url = await mf.ready;
   const gw = {
     get url() {
