@@ -12,37 +12,56 @@ use crate::policy::{self, Policy};
 use crate::request::RequestView;
 use crate::trace::{Outcome, Trace};
 use futures_util::future::join_all;
-use js_sys::{Date, Function, Math, Promise, Reflect, JSON};
+use js_sys::{Date, Math, Promise, Reflect, JSON};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Headers, Request, RequestInit, RequestRedirect, Response, ResponseInit};
+use web_sys::{Headers, Request, Response};
 
 const KV_BINDING: &str = "RECORDS";
 const POLICY_BINDING: &str = "POLICY";
 /// Rounds of KV reads one request may take (OAuth: 1; Access Token: token, then its app).
 const MAX_ROUNDS: usize = 4;
 
-#[wasm_bindgen]
+#[wasm_bindgen(module = "/js/glue.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(url: &str, init: &RequestInit) -> Promise;
-
-    /// A promise seen as something with `then(onFulfilled, onRejected)` taking plain functions.
-    type Thenable;
-    #[wasm_bindgen(method, js_name = then)]
-    fn then2(this: &Thenable, ok: &Function, err: &Function) -> Promise;
+    /// Header names removed from every forwarded request, once per isolate.
+    #[wasm_bindgen(js_name = init)]
+    fn glue_init(always_remove: &str);
+    /// `fetch(url, { method, headers, body })` with the header changes applied, in one call.
+    #[wasm_bindgen(js_name = forward)]
+    fn glue_forward(
+        req: &Request,
+        url: &str,
+        remove: &str,
+        set: &str,
+        on_error: &JsValue,
+        slot: u32,
+        on_ok: &JsValue,
+    ) -> Promise;
+    /// `new Response(body, { status, headers: { content-type, allow? } })`.
+    #[wasm_bindgen(js_name = reply)]
+    fn glue_reply(status: u16, content_type: &str, body: &str, allow: Option<String>) -> Response;
 }
 
-/// Settling a forwarded request: two closures made once per isolate and bound per request to
-/// the request's slot in `IN_FLIGHT` (a per-request closure would leak when never called).
+/// Settling a forwarded request: closures made once per isolate (a closure per request would
+/// leak when never called), called with the request's slot in `IN_FLIGHT`.
 struct Settle {
     ok: Closure<dyn FnMut(u32, JsValue) -> JsValue>,
     err: Closure<dyn FnMut(u32, JsValue) -> JsValue>,
 }
 
+/// Traces of forwarded requests awaiting the origin, in a ring indexed by slot: nothing to
+/// remove on success, and a ring this size outlives any plausible number of requests in flight
+/// in one isolate (an overwritten slot loses only the interceptor entries of a fault's trace).
+const RING: usize = 1024;
+
+struct InFlight {
+    slot: u32,
+    trace: Trace,
+}
 /// Per-isolate state: the compiled policy (or why it did not compile) and the record cache.
 struct State {
     policy: Result<Rc<Policy>, Rc<str>>,
@@ -52,13 +71,11 @@ struct State {
 
 thread_local! {
     static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
-    /// Traces of forwarded requests awaiting the origin, by slot number.
-    /// With each: whether a pass is to be written (sampling); a fault always is.
-    static IN_FLIGHT: RefCell<HashMap<u32, (Trace, bool)>> = RefCell::new(HashMap::new());
+    static IN_FLIGHT: RefCell<Vec<Option<InFlight>>> = RefCell::new((0..RING).map(|_| None).collect());
     static NEXT_SLOT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     static SETTLE: Settle = Settle {
         ok: Closure::new(|slot: u32, response: JsValue| {
-            if let Some((mut trace, true)) = IN_FLIGHT.with(|m| m.borrow_mut().remove(&slot)) {
+            if let Some(mut trace) = take_in_flight(slot) {
                 let status = response.unchecked_ref::<Response>().status();
                 if let Some(summary) = trace.entries.last_mut() {
                     summary.origin_status = Some(status);
@@ -73,13 +90,23 @@ thread_local! {
                 .map(|e| String::from(e.message()))
                 .unwrap_or_else(|| "fetch failed".into());
             let (entry, r) = pipeline::origin_unreachable(detail);
-            if let Some((mut trace, _)) = IN_FLIGHT.with(|m| m.borrow_mut().remove(&slot)) {
-                trace.entries.push(entry);
-                write_trace(&trace.to_json());
-            }
+            let mut trace = take_in_flight(slot).unwrap_or_else(|| Trace::new(Date::now() as u64, String::new(), "", ""));
+            trace.entries.push(entry);
+            write_trace(&trace.to_json());
             reply(&r).into()
         }),
     };
+}
+
+fn take_in_flight(slot: u32) -> Option<Trace> {
+    IN_FLIGHT.with(|ring| {
+        let mut ring = ring.borrow_mut();
+        let cell = &mut ring[slot as usize % RING];
+        match cell {
+            Some(f) if f.slot == slot => cell.take().map(|f| f.trace),
+            _ => None,
+        }
+    })
 }
 
 fn load_policy(env: &JsValue) -> Result<Rc<Policy>, Rc<str>> {
@@ -106,8 +133,9 @@ fn with_state<T>(env: &JsValue, f: impl FnOnce(&mut State) -> T) -> T {
         let state = slot.get_or_insert_with(|| {
             let policy = load_policy(env);
             let settings = policy.as_ref().map(|p| p.cache).unwrap_or_default();
-            if let Err(e) = &policy {
-                web_sys::console::error_1(&JsValue::from_str(e));
+            match &policy {
+                Ok(p) => glue_init(&crate::forward::always_removed(&p.identity).join("\n")),
+                Err(e) => web_sys::console::error_1(&JsValue::from_str(e)),
             }
             State {
                 policy,
@@ -268,71 +296,46 @@ fn respond(decision: Decision, view: &JsRequest, sample: f64) -> Promise {
             }
             Promise::resolve(&JsValue::from(reply(&r)))
         }
-        Answer::Forward(plan) => match forward(view, &plan) {
-            Ok(p) => {
-                let slot = NEXT_SLOT.with(|n| {
-                    let v = n.get().wrapping_add(1);
-                    n.set(v);
-                    v
-                });
-                IN_FLIGHT.with(|m| m.borrow_mut().insert(slot, (trace, log)));
-                let slot = JsValue::from(slot);
-                SETTLE.with(|s| {
-                    let ok: Function =
-                        s.ok.as_ref()
-                            .unchecked_ref::<Function>()
-                            .bind1(&JsValue::NULL, &slot)
-                            .unchecked_into();
-                    let err: Function = s
-                        .err
-                        .as_ref()
-                        .unchecked_ref::<Function>()
-                        .bind1(&JsValue::NULL, &slot)
-                        .unchecked_into();
-                    p.unchecked_ref::<Thenable>().then2(&ok, &err)
-                })
+        Answer::Forward(plan) => {
+            let slot = NEXT_SLOT.with(|n| {
+                let v = n.get().wrapping_add(1);
+                n.set(v);
+                v
+            });
+            IN_FLIGHT.with(|ring| {
+                ring.borrow_mut()[slot as usize % RING] = Some(InFlight { slot, trace })
+            });
+            let mut set = String::new();
+            for (i, (name, value)) in plan.set.iter().enumerate() {
+                if i > 0 {
+                    set.push('\n');
+                }
+                set.push_str(name);
+                set.push('\n');
+                set.push_str(value);
             }
-            Err(e) => {
-                web_sys::console::error_2(
-                    &JsValue::from_str("edge-interceptors: cannot forward"),
-                    &e,
-                );
-                Promise::resolve(&JsValue::from(reply(&Reply::plain(500))))
-            }
-        },
-    }
-}
-
-fn forward(view: &JsRequest, plan: &crate::forward::ForwardPlan) -> Result<Promise, JsValue> {
-    let headers = Headers::new_with_headers(&view.headers)?;
-    for name in &plan.remove {
-        headers.delete(name)?;
-    }
-    for (name, value) in &plan.set {
-        headers.set(name, value)?;
-    }
-    let init = RequestInit::new();
-    init.set_method(&view.method);
-    init.set_headers(&headers);
-    init.set_redirect(RequestRedirect::Manual);
-    if view.method != "GET" && view.method != "HEAD" {
-        if let Some(body) = view.req.body() {
-            init.set_body(&body);
+            SETTLE.with(|s| {
+                let on_ok = if log {
+                    s.ok.as_ref().clone()
+                } else {
+                    JsValue::NULL
+                };
+                glue_forward(
+                    &view.req,
+                    &plan.url,
+                    &plan.remove.join("\n"),
+                    &set,
+                    s.err.as_ref(),
+                    slot,
+                    &on_ok,
+                )
+            })
         }
     }
-    Ok(global_fetch(&plan.url, &init))
 }
 
 fn reply(r: &Reply) -> Response {
-    let headers = Headers::new().expect("Headers");
-    let _ = headers.set("content-type", r.content_type);
-    if let Some(allow) = &r.allow {
-        let _ = headers.set("allow", allow);
-    }
-    let init = ResponseInit::new();
-    init.set_status(r.status);
-    init.set_headers(&headers);
-    Response::new_with_opt_str_and_init(Some(&r.body), &init).expect("Response")
+    glue_reply(r.status, r.content_type, &r.body, r.allow.clone())
 }
 
 fn write_trace(json: &str) {

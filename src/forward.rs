@@ -27,10 +27,21 @@ pub const HOP_BY_HOP: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardPlan {
     pub url: String,
-    /// Lowercase header names to delete.
+    /// Lowercase header names to delete from this request, besides [`always_removed`].
     pub remove: Vec<String>,
     /// Headers to set (after the deletions).
     pub set: Vec<(String, String)>,
+}
+
+/// Headers deleted from every forwarded request: hop-by-hop headers, `Host`, and incoming
+/// copies of the identity headers. Computed once per isolate, applied by the adapter.
+pub fn always_removed(names: &IdentityHeaders) -> Vec<String> {
+    HOP_BY_HOP
+        .iter()
+        .copied()
+        .chain(names.names())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Builds the forwarding plan for a request under an API whose base path left `rest`.
@@ -44,18 +55,17 @@ pub fn plan(
     hides: &[Hide],
 ) -> ForwardPlan {
     let mut query = target.query.map(str::to_string);
-    let mut remove: Vec<String> = HOP_BY_HOP.iter().map(|h| h.to_string()).collect();
+    let mut remove: Vec<String> = Vec::new();
     let mut set = Vec::new();
 
     if let Some(conn) = req.header("connection") {
         for token in conn.split(',') {
             let t = token.trim().to_ascii_lowercase();
-            if !t.is_empty() && !remove.contains(&t) {
+            if !t.is_empty() && !HOP_BY_HOP.contains(&t.as_str()) && !remove.contains(&t) {
                 remove.push(t);
             }
         }
     }
-    remove.extend(names.names().map(str::to_string));
 
     for hide in hides {
         match hide.place {
@@ -178,16 +188,21 @@ mod tests {
             None,
             &[],
         );
+        // Every token of Connection is treated as a header name ("close" names none: harmless).
+        assert_eq!(
+            p.remove,
+            vec!["close".to_string(), "x-secret-hop".to_string()]
+        );
+        let always = always_removed(&names());
         for h in [
             "connection",
             "te",
             "upgrade",
             "host",
-            "x-secret-hop",
             "x-edge-client-id",
             "x-edge-app-name",
         ] {
-            assert!(p.remove.iter().any(|x| x == h), "{h} not removed");
+            assert!(always.iter().any(|x| x == h), "{h} not removed");
         }
         assert!(p.set.is_empty(), "no identity, nothing set");
     }

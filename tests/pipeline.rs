@@ -2,6 +2,7 @@
 //! fetch-and-ask-again loop the Worker adapter runs.
 
 use edge_interceptors::cache::{Layered, RecordCache, Slot};
+use edge_interceptors::forward::always_removed;
 use edge_interceptors::pipeline::{decide, Answer, Decision, Input, Step};
 use edge_interceptors::policy::{compile, Policy};
 use edge_interceptors::records::token_key;
@@ -121,7 +122,7 @@ fn api_interceptors_run_before_resource_interceptors() {
         panic!()
     };
     assert_eq!(plan.url, "http://origin/o/7?x=1");
-    assert!(plan.remove.contains(&"x-edge-client-id".to_string()));
+    assert!(always_removed(&g.policy.identity).contains(&"x-edge-client-id".to_string()));
     assert!(plan.remove.contains(&"access_token".to_string()));
     assert!(plan.set.contains(&("x-edge-client-id".into(), "a".into())));
     assert!(plan

@@ -1,0 +1,36 @@
+// The few steps of the hot path that would cost many wasm<->JS crossings if driven from Rust,
+// done in one call each. No logic lives here: Rust decides, this applies.
+
+let alwaysRemove = [];
+
+/** Once per isolate: header names removed from every forwarded request ("\n"-separated). */
+export function init(names) {
+  alwaysRemove = names ? names.split("\n") : [];
+}
+
+/**
+ * Forwards `req` to `url` as `fetch(url, { method, headers, body })` with the original body
+ * stream. `remove` and `set` are "\n"-separated (names; name/value pairs). On a network error
+ * `onError(slot, error)` supplies the answer; `onOk(slot, response)`, when given, sees the
+ * origin's response and returns it.
+ */
+export function forward(req, url, remove, set, onError, slot, onOk) {
+  const headers = new Headers(req.headers);
+  for (const n of alwaysRemove) headers.delete(n);
+  if (remove) for (const n of remove.split("\n")) headers.delete(n);
+  if (set) {
+    const p = set.split("\n");
+    for (let i = 0; i + 1 < p.length; i += 2) headers.set(p[i], p[i + 1]);
+  }
+  const method = req.method;
+  const init = { method, headers, redirect: "manual" };
+  if (method !== "GET" && method !== "HEAD" && req.body) init.body = req.body;
+  return fetch(url, init).then(onOk ? (r) => onOk(slot, r) : undefined, (e) => onError(slot, e));
+}
+
+/** A response written by the gateway itself (denials, faults, routing misses). */
+export function reply(status, contentType, body, allow) {
+  const headers = { "content-type": contentType };
+  if (allow) headers.allow = allow;
+  return new Response(body, { status, headers });
+}
