@@ -58,6 +58,8 @@ pub struct Decision {
     pub outcome: Outcome,
 }
 
+// A `Decision` is moved once per request; boxing it would add an allocation to every request.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Step {
     Need(Vec<String>),

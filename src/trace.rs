@@ -100,6 +100,12 @@ pub struct Trace {
     pub api: Option<Arc<str>>,
     pub resource: Option<Arc<str>>,
     pub entries: Vec<Entry>,
+    /// Request-level context the adapter adds when the trace is written: the Cloudflare
+    /// location, the W3C trace and span ids, and the origin's latency.
+    pub colo: Option<String>,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    pub origin_latency_ms: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -112,6 +118,14 @@ struct Flat<'a> {
     api: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resource: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    colo: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    span_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin_latency_ms: Option<u64>,
     #[serde(flatten)]
     entry: &'a Entry,
 }
@@ -126,13 +140,15 @@ impl Trace {
             api: None,
             resource: None,
             entries: Vec::with_capacity(3),
+            colo: None,
+            trace_id: None,
+            span_id: None,
+            origin_latency_ms: None,
         }
     }
 
-    /// Entries as a JSON array, each entry carrying the request context.
-    pub fn to_json(&self) -> String {
-        let flat: Vec<Flat<'_>> = self
-            .entries
+    fn flat(&self) -> Vec<Flat<'_>> {
+        self.entries
             .iter()
             .map(|entry| Flat {
                 ts: self.ts_ms,
@@ -141,10 +157,26 @@ impl Trace {
                 path: &self.path,
                 api: self.api.as_deref(),
                 resource: self.resource.as_deref(),
+                colo: self.colo.as_deref(),
+                trace_id: self.trace_id.as_deref(),
+                span_id: self.span_id.as_deref(),
+                origin_latency_ms: self.origin_latency_ms,
                 entry,
             })
-            .collect();
-        serde_json::to_string(&flat).unwrap_or_else(|_| "[]".to_string())
+            .collect()
+    }
+
+    /// Entries as JSON objects, each carrying the request context (what is shipped).
+    pub fn to_values(&self) -> Vec<serde_json::Value> {
+        self.flat()
+            .iter()
+            .filter_map(|f| serde_json::to_value(f).ok())
+            .collect()
+    }
+
+    /// Entries as a JSON array, each entry carrying the request context.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.flat()).unwrap_or_else(|_| "[]".to_string())
     }
 
     /// Lines of the denials, in order (what an operator greps for).
