@@ -18,7 +18,9 @@ pub mod policy;
 pub mod records;
 pub mod request;
 pub mod route;
+pub mod ship;
 pub mod trace;
+pub mod tracectx;
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;
