@@ -34,3 +34,32 @@ export function reply(status, contentType, body, allow) {
   if (allow) headers.allow = allow;
   return new Response(body, { status, headers });
 }
+
+/**
+ * POSTs a batch of trace entries; resolves to the HTTP status, rejects on a network error or
+ * after `timeoutMs`. `headers` is "\n"-separated name/value pairs.
+ */
+export function post(url, headers, contentType, body, timeoutMs) {
+  const h = { "content-type": contentType };
+  if (headers) {
+    const p = headers.split("\n");
+    for (let i = 0; i + 1 < p.length; i += 2) h[p[i]] = p[i + 1];
+  }
+  return fetch(url, { method: "POST", headers: h, body, signal: AbortSignal.timeout(timeoutMs) }).then(
+    async (r) => {
+      await r.arrayBuffer().catch(() => {});
+      return r.status;
+    },
+  );
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `request.cf.colo`, the Cloudflare location that served the request, if known. */
+export function colo(req) {
+  const cf = req.cf;
+  return cf && typeof cf.colo === "string" ? cf.colo : undefined;
+}

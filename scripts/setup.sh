@@ -40,6 +40,12 @@ if [ ! -x node_modules/.bin/miniflare ] || [ ! -x node_modules/.bin/wrangler ] \
   npm ci --no-audit --no-fund
 fi
 
+# The OTLP payload test parses with the official OpenTelemetry protobuf definitions.
+if ! python3 -c 'import opentelemetry.proto.collector.logs.v1.logs_service_pb2' 2>/dev/null; then
+  say "installing opentelemetry-proto (Python)"
+  python3 -m pip install --quiet --disable-pip-version-check opentelemetry-proto==1.45.2
+fi
+
 if [ "${1:-}" = "--bench" ] && ! command -v wrk >/dev/null; then
   say "installing wrk"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi

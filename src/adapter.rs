@@ -10,7 +10,9 @@ use crate::cache::{Layered, RecordCache, Slot};
 use crate::pipeline::{self, Answer, Decision, Input, Reply, Step};
 use crate::policy::{self, Policy};
 use crate::request::RequestView;
+use crate::shipper::{self, Emit};
 use crate::trace::{Outcome, Trace};
+use crate::tracectx::{IdGen, TraceContext};
 use futures_util::future::join_all;
 use js_sys::{Date, Math, Promise, Reflect, JSON};
 use std::cell::RefCell;
@@ -61,12 +63,14 @@ const RING: usize = 1024;
 struct InFlight {
     slot: u32,
     trace: Trace,
+    emit: Emit,
+    start_ms: u64,
 }
 /// Per-isolate state: the compiled policy (or why it did not compile) and the record cache.
 struct State {
     policy: Result<Rc<Policy>, Rc<str>>,
     cache: RecordCache,
-    counter: u64,
+    ids: IdGen,
 }
 
 thread_local! {
@@ -75,12 +79,14 @@ thread_local! {
     static NEXT_SLOT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     static SETTLE: Settle = Settle {
         ok: Closure::new(|slot: u32, response: JsValue| {
-            if let Some(mut trace) = take_in_flight(slot) {
+            if let Some(f) = take_in_flight(slot) {
+                let mut trace = f.trace;
                 let status = response.unchecked_ref::<Response>().status();
+                trace.origin_latency_ms = Some((Date::now() as u64).saturating_sub(f.start_ms));
                 if let Some(summary) = trace.entries.last_mut() {
                     summary.origin_status = Some(status);
                 }
-                write_trace(&trace.to_json());
+                shipper::emit(trace, &f.emit);
             }
             response
         }),
@@ -90,40 +96,60 @@ thread_local! {
                 .map(|e| String::from(e.message()))
                 .unwrap_or_else(|| "fetch failed".into());
             let (entry, r) = pipeline::origin_unreachable(detail);
-            let mut trace = take_in_flight(slot).unwrap_or_else(|| Trace::new(Date::now() as u64, String::new(), "", ""));
-            trace.entries.push(entry);
-            write_trace(&trace.to_json());
+            match take_in_flight(slot) {
+                Some(f) => {
+                    let mut trace = f.trace;
+                    trace.origin_latency_ms = Some((Date::now() as u64).saturating_sub(f.start_ms));
+                    trace.entries.push(entry);
+                    shipper::emit(trace, &f.emit);
+                }
+                None => {
+                    // The ring slot was reused (over 1024 requests in flight): the summary only.
+                    let mut trace = Trace::new(Date::now() as u64, String::new(), "", "");
+                    trace.entries.push(entry);
+                    web_sys::console::log_1(&JsValue::from_str(&trace.to_json()));
+                }
+            }
             reply(&r).into()
         }),
     };
 }
 
-fn take_in_flight(slot: u32) -> Option<Trace> {
+fn take_in_flight(slot: u32) -> Option<InFlight> {
     IN_FLIGHT.with(|ring| {
         let mut ring = ring.borrow_mut();
         let cell = &mut ring[slot as usize % RING];
         match cell {
-            Some(f) if f.slot == slot => cell.take().map(|f| f.trace),
+            Some(f) if f.slot == slot => cell.take(),
             _ => None,
         }
     })
 }
 
-fn load_policy(env: &JsValue) -> Result<Rc<Policy>, Rc<str>> {
-    let raw = Reflect::get(env, &JsValue::from_str(POLICY_BINDING)).unwrap_or(JsValue::UNDEFINED);
-    let text = if let Some(s) = raw.as_string() {
-        s
+/// A variable that is a JSON object in wrangler.toml (or a string holding JSON), as text.
+pub(crate) fn json_var(env: &JsValue, name: &str) -> Option<String> {
+    let raw = Reflect::get(env, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+    if let Some(s) = raw.as_string() {
+        Some(s)
     } else if raw.is_object() {
-        JSON::stringify(&raw)
-            .ok()
-            .and_then(|s| s.as_string())
-            .unwrap_or_default()
+        JSON::stringify(&raw).ok().and_then(|s| s.as_string())
     } else {
-        return Err(format!("the {POLICY_BINDING} variable is not set").into());
+        None
+    }
+}
+
+/// The policy and the trace shipping settings; any problem in either fails every request.
+fn load_config(env: &JsValue) -> Result<Rc<Policy>, Rc<str>> {
+    let policy = match json_var(env, POLICY_BINDING) {
+        Some(text) => policy::compile_str(&text).map_err(|e| e.to_string()),
+        None => Err(format!("the {POLICY_BINDING} variable is not set")),
     };
-    policy::compile_str(&text)
-        .map(Rc::new)
-        .map_err(|e| e.to_string().into())
+    let logging = shipper::configure(env);
+    match (policy, logging) {
+        (Ok(p), Ok(())) => Ok(Rc::new(p)),
+        (Err(a), Err(b)) => Err(format!("{a}\n{b}").into()),
+        (Err(e), _) | (_, Err(e)) => Err(e.into()),
+    }
 }
 
 /// Runs `f` with the isolate's state, compiling the policy on first use.
@@ -131,7 +157,7 @@ fn with_state<T>(env: &JsValue, f: impl FnOnce(&mut State) -> T) -> T {
     STATE.with(|cell| {
         let mut slot = cell.borrow_mut();
         let state = slot.get_or_insert_with(|| {
-            let policy = load_policy(env);
+            let policy = load_config(env);
             let settings = policy.as_ref().map(|p| p.cache).unwrap_or_default();
             match &policy {
                 Ok(p) => glue_init(&crate::forward::always_removed(&p.identity).join("\n")),
@@ -140,7 +166,10 @@ fn with_state<T>(env: &JsValue, f: impl FnOnce(&mut State) -> T) -> T {
             State {
                 policy,
                 cache: RecordCache::new(settings),
-                counter: 0,
+                ids: IdGen::new(
+                    (Math::random() * 9_007_199_254_740_991.0) as u64
+                        ^ (Date::now() as u64).rotate_left(32),
+                ),
             }
         });
         f(state)
@@ -168,7 +197,7 @@ impl RequestView for JsRequest {
 }
 
 #[wasm_bindgen]
-pub fn fetch(req: Request, env: JsValue, _ctx: JsValue) -> Promise {
+pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
     let now_ms = Date::now() as u64;
     let view = JsRequest {
         headers: req.headers(),
@@ -176,29 +205,20 @@ pub fn fetch(req: Request, env: JsValue, _ctx: JsValue) -> Promise {
         method: req.method(),
         req,
     };
-    let (request_id, step, sample) = with_state(&env, |state| {
-        state.counter += 1;
-        let request_id = view.header("cf-ray").unwrap_or_else(|| {
-            format!(
-                "{now_ms:x}-{:x}-{:04x}",
-                state.counter,
-                (Math::random() * 65536.0) as u32
-            )
-        });
+    let incoming = view.header("traceparent");
+    let (tc, step, sample) = with_state(&env, |state| {
+        let tc = TraceContext::from_header(incoming.as_deref(), state.ids.bytes24());
+        // The request id is filled in only when the trace is written (it costs a header read).
         let input = Input {
             req: &view,
             now_ms,
-            request_id: &request_id,
+            request_id: "",
         };
         let policy = match &state.policy {
             Ok(p) => p.clone(),
             Err(e) => {
                 let e = e.clone();
-                return (
-                    request_id.clone(),
-                    Step::Done(pipeline::bad_policy(&input, &e)),
-                    1.0,
-                );
+                return (tc, Step::Done(pipeline::bad_policy(&input, &e)), 1.0);
             }
         };
         let empty = HashMap::new();
@@ -208,13 +228,13 @@ pub fn fetch(req: Request, env: JsValue, _ctx: JsValue) -> Promise {
             now_ms,
         };
         let step = pipeline::decide(&policy, &input, &source);
-        (request_id, step, policy.sample_passing)
+        (tc, step, policy.sample_passing)
     });
     match step {
-        Step::Done(decision) => respond(decision, &view, sample),
-        Step::Need(keys) => wasm_bindgen_futures::future_to_promise(cold(
-            view, env, keys, now_ms, request_id, sample,
-        )),
+        Step::Done(decision) => respond(decision, &view, sample, tc, ctx, now_ms),
+        Step::Need(keys) => {
+            wasm_bindgen_futures::future_to_promise(cold(view, env, keys, now_ms, sample, tc, ctx))
+        }
     }
 }
 
@@ -224,8 +244,9 @@ async fn cold(
     env: JsValue,
     mut keys: Vec<String>,
     now_ms: u64,
-    request_id: String,
     sample: f64,
+    tc: TraceContext,
+    ctx: JsValue,
 ) -> Result<JsValue, JsValue> {
     let kv = env.clone().unchecked_into::<worker::Env>().kv(KV_BINDING);
     let mut fetched: HashMap<String, Slot> = HashMap::new();
@@ -256,7 +277,7 @@ async fn cold(
             let input = Input {
                 req: &view,
                 now_ms,
-                request_id: &request_id,
+                request_id: "",
             };
             let source = Layered {
                 fetched: &fetched,
@@ -267,8 +288,10 @@ async fn cold(
         });
         match step {
             Step::Done(decision) => {
-                return wasm_bindgen_futures::JsFuture::from(respond(decision, &view, sample))
-                    .await;
+                return wasm_bindgen_futures::JsFuture::from(respond(
+                    decision, &view, sample, tc, ctx, now_ms,
+                ))
+                .await;
             }
             Step::Need(more) => keys = more,
         }
@@ -280,19 +303,34 @@ async fn cold(
     Ok(reply(&Reply::plain(500)).into())
 }
 
-/// Turns a decision into the response promise, writing its trace.
-fn respond(decision: Decision, view: &JsRequest, sample: f64) -> Promise {
+/// Turns a decision into the response promise; its trace is written now (replies) or when the
+/// origin has answered (forwards).
+fn respond(
+    decision: Decision,
+    view: &JsRequest,
+    sample: f64,
+    tc: TraceContext,
+    ctx: JsValue,
+    start_ms: u64,
+) -> Promise {
     let Decision {
         answer,
-        trace,
+        mut trace,
         outcome,
     } = decision;
     let log =
         outcome != Outcome::Pass || (sample > 0.0 && (sample >= 1.0 || Math::random() < sample));
+    let traceparent = tc.header();
+    trace.trace_id = Some(tc.trace_id);
+    trace.span_id = Some(tc.span_id);
+    let emit = Emit {
+        req: Clone::clone(&view.req),
+        ctx,
+    };
     match answer {
         Answer::Reply(r) => {
             if log {
-                write_trace(&trace.to_json());
+                shipper::emit(trace, &emit);
             }
             Promise::resolve(&JsValue::from(reply(&r)))
         }
@@ -303,13 +341,17 @@ fn respond(decision: Decision, view: &JsRequest, sample: f64) -> Promise {
                 v
             });
             IN_FLIGHT.with(|ring| {
-                ring.borrow_mut()[slot as usize % RING] = Some(InFlight { slot, trace })
+                ring.borrow_mut()[slot as usize % RING] = Some(InFlight {
+                    slot,
+                    trace,
+                    emit,
+                    start_ms,
+                })
             });
-            let mut set = String::new();
-            for (i, (name, value)) in plan.set.iter().enumerate() {
-                if i > 0 {
-                    set.push('\n');
-                }
+            let mut set = String::from("traceparent\n");
+            set.push_str(&traceparent);
+            for (name, value) in &plan.set {
+                set.push('\n');
                 set.push_str(name);
                 set.push('\n');
                 set.push_str(value);
@@ -336,8 +378,4 @@ fn respond(decision: Decision, view: &JsRequest, sample: f64) -> Promise {
 
 fn reply(r: &Reply) -> Response {
     glue_reply(r.status, r.content_type, &r.body, r.allow.clone())
-}
-
-fn write_trace(json: &str) {
-    web_sys::console::log_1(&JsValue::from_str(json));
 }

@@ -24,3 +24,5 @@ pub mod tracectx;
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;
+#[cfg(target_arch = "wasm32")]
+mod shipper;

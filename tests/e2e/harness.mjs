@@ -292,9 +292,9 @@ export async function closedPort() {
 // ---------------------------------------------------------------------------------------------
 // Gateway (the built Worker in Miniflare)
 
-function miniflareOptions({ policy, hasPolicy, brokenKv, onStdout, onStderr }) {
+function miniflareOptions({ policy, hasPolicy, brokenKv, extraBindings, onStdout, onStderr }) {
   const entry = findEntry();
-  const bindings = {};
+  const bindings = { ...extraBindings };
   if (hasPolicy) bindings.POLICY = policy;
   // A RECORDS binding that is not a KV namespace: every read fails, as when KV is down.
   if (brokenKv) bindings.RECORDS = 'not-a-kv-namespace';
@@ -324,7 +324,7 @@ function miniflareOptions({ policy, hasPolicy, brokenKv, onStdout, onStderr }) {
  * pass `policy: undefined` with `omitPolicy: true` to leave the binding out. `records` maps
  * KV keys to values (objects are JSON-encoded, strings stored verbatim).
  */
-export async function startGateway({ policy, records = {}, omitPolicy = false, brokenKv = false } = {}) {
+export async function startGateway({ policy, records = {}, omitPolicy = false, brokenKv = false, bindings: extraBindings = {} } = {}) {
   let output = '';
   const onStdout = (d) => {
     output += String(d);
@@ -334,7 +334,7 @@ export async function startGateway({ policy, records = {}, omitPolicy = false, b
     output += String(d);
     if (process.env.E2E_VERBOSE) process.stderr.write(`[workerd] ${d}`);
   };
-  let mf = new Miniflare(miniflareOptions({ policy, hasPolicy: !omitPolicy, brokenKv, onStdout, onStderr }));
+  let mf = new Miniflare(miniflareOptions({ policy, hasPolicy: !omitPolicy, brokenKv, extraBindings, onStdout, onStderr }));
   let url = await mf.ready;
   const gw = {
     get url() {
