@@ -7,7 +7,8 @@
 //   ROUNDS=6 SECONDS=4 CONNECTIONS=10 THREADS=2 WARMUP=2
 //   RUST_BUILD=<dir>        worker-build output (default: <repo>/build)
 //   BENCH_EXTRA=a.js[,b.js] more Workers to compare (same bindings: ORIGIN, POLICY, RECORDS)
-//   ONLY=js-pass,rust       keep only these workers (ids: js-pass js-oauth rust x-<name>)
+//   ONLY=js-pass,rust       keep only these workers (ids: js-pass js-oauth rust rust-ship x-<name>)
+//   SHIP=0                  leave out rust-ship (the Rust Worker tracing everything and shipping it)
 //   DENIAL=0                skip the denial workload (unknown token, expect 401s)
 //   COMPAT_DATE=YYYY-MM-DD  default: wrangler.toml's compatibility_date, else 2025-06-01
 //   BENCH_JSON=<file>       also write every run's raw figures there
