@@ -284,6 +284,7 @@ const CLK_TCK = Number((await execFileP("getconf", ["CLK_TCK"])).stdout.trim()) 
 const workers = [
   { id: "js-pass", label: "JS pass-through", script: path.join(HERE, "workers/passthrough.js"), oauth: false },
   { id: "js-oauth", label: "JS OAuth twin", script: path.join(HERE, "workers/oauth-js.js"), oauth: true },
+  { id: "js-oauth-same", label: "JS twin, same forwarding", script: path.join(HERE, "workers/oauth-js-same-work.js"), oauth: true },
 ];
 const rustEntry = findRustEntry(RUST_BUILD);
 if (rustEntry) {
