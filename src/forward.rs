@@ -24,6 +24,19 @@ pub const HOP_BY_HOP: &[&str] = &[
     "host",
 ];
 
+/// The hop-by-hop headers the runtime's `fetch` already drops or sets itself (forbidden request
+/// header names of the Fetch standard; checked end to end in tests/e2e/forwarding.test.mjs), so
+/// the adapter does not spend a call deleting them on every request.
+pub const DROPPED_BY_RUNTIME: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardPlan {
     pub url: String,
@@ -33,12 +46,14 @@ pub struct ForwardPlan {
     pub set: Vec<(String, String)>,
 }
 
-/// Headers deleted from every forwarded request: hop-by-hop headers, `Host`, and incoming
-/// copies of the identity headers. Computed once per isolate, applied by the adapter.
+/// Headers the adapter deletes from every forwarded request: the hop-by-hop headers the
+/// runtime does not drop itself (`Proxy-*`) and incoming copies of the identity headers.
+/// Computed once per isolate.
 pub fn always_removed(names: &IdentityHeaders) -> Vec<String> {
     HOP_BY_HOP
         .iter()
         .copied()
+        .filter(|h| !DROPPED_BY_RUNTIME.contains(h))
         .chain(names.names())
         .map(str::to_string)
         .collect()
@@ -93,7 +108,8 @@ pub fn plan(
         if let Some(h) = &names.app_name {
             set.push((h.clone(), header_safe(&id.app().name)));
         }
-        if let Some(h) = &names.extra_info {
+        let has_extra = id.app().extra_info.is_some() || id.token_extra_info.is_some();
+        if let Some(h) = names.extra_info.as_ref().filter(|_| has_extra) {
             let mut extra = serde_json::Map::new();
             if let Some(a) = &id.app().extra_info {
                 extra.insert("app".into(), a.clone());
@@ -195,14 +211,17 @@ mod tests {
         );
         let always = always_removed(&names());
         for h in [
-            "connection",
-            "te",
-            "upgrade",
-            "host",
+            "proxy-authorization",
+            "proxy-connection",
+            "proxy-authenticate",
             "x-edge-client-id",
             "x-edge-app-name",
         ] {
             assert!(always.iter().any(|x| x == h), "{h} not removed");
+        }
+        // The rest of the hop-by-hop headers are the runtime's to drop.
+        for h in HOP_BY_HOP {
+            assert!(always.iter().any(|x| x == h) || DROPPED_BY_RUNTIME.contains(h));
         }
         assert!(p.set.is_empty(), "no identity, nothing set");
     }
