@@ -41,7 +41,14 @@ cat <<MSG
   curl -i $G/partners/report -u demo-app:demo-secret
   curl -i $G/partners/report -u demo-app:wrong
 
-[demo] The trace of every decision is printed below as JSON lines.
+[demo] Each decision's trace is shipped to a local log sink (scripts/demo-sink.mjs), which prints
+[demo] one [log-sink] line per entry below.
 
 MSG
-BUILD_PROFILE=dev npx wrangler dev --ip 127.0.0.1 --port "$PORT"
+node scripts/demo-sink.mjs &
+SINK_PID=$!
+trap 'kill $ORIGIN_PID $SINK_PID 2>/dev/null || true' EXIT
+
+# Ship the trace to the demo sink (in wrangler.toml, [vars.LOGGING] does this for a deployment).
+BUILD_PROFILE=dev npx wrangler dev --ip 127.0.0.1 --port "$PORT" \
+  --var 'LOGGING:{"endpoint":"http://127.0.0.1:8791/ingest","format":"ndjson","flush_ms":200}'
