@@ -7,12 +7,13 @@
 //! fill the cache and ask the core again.
 
 use crate::cache::{Layered, RecordCache, Slot};
-use crate::pipeline::{self, Answer, Decision, Input, Reply, Step};
+use crate::pipeline::{self, Answer, Decision, Input, Need, Reply, Step};
 use crate::policy::{self, Policy};
 use crate::request::RequestView;
 use crate::shipper::{self, Emit};
 use crate::trace::{Outcome, Trace};
 use crate::tracectx::{IdGen, TraceContext};
+use crate::verify::WithJwt;
 use futures_util::future::join_all;
 use js_sys::{Date, Math, Promise, Reflect, JSON};
 use std::cell::RefCell;
@@ -25,7 +26,12 @@ use web_sys::{Headers, Request, Response};
 const KV_BINDING: &str = "RECORDS";
 const POLICY_BINDING: &str = "POLICY";
 /// Rounds of KV reads one request may take (OAuth: 1; Access Token: token, then its app).
-const MAX_ROUNDS: usize = 4;
+/// JWT: the issuer's keys (KV and/or JWKS), a JWKS refetch for an unknown kid, the signature
+/// (with the token's jti and app records), and what later interceptors read.
+const MAX_ROUNDS: usize = 8;
+
+/// JWKS fetches and WebCrypto verifications, and the per-isolate JWT caches.
+mod jwt;
 
 #[wasm_bindgen(module = "/js/glue.js")]
 extern "C" {
@@ -222,27 +228,35 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
             }
         };
         let empty = HashMap::new();
-        let source = Layered {
+        let records = Layered {
             fetched: &empty,
             cache: &state.cache,
             now_ms,
         };
-        let step = pipeline::decide(&policy, &input, &source);
+        let step = jwt::with_caches(state.cache.settings().max_entries, |caches| {
+            let source = WithJwt {
+                records,
+                jwt: caches,
+                now_ms,
+            };
+            pipeline::decide(&policy, &input, &source)
+        });
         (tc, step, policy.sample_passing)
     });
     match step {
         Step::Done(decision) => respond(decision, &view, sample, tc, ctx, now_ms),
-        Step::Need(keys) => {
-            wasm_bindgen_futures::future_to_promise(cold(view, env, keys, now_ms, sample, tc, ctx))
+        Step::Need(needs) => {
+            wasm_bindgen_futures::future_to_promise(cold(view, env, needs, now_ms, sample, tc, ctx))
         }
     }
 }
 
-/// The path with KV reads: fetch what the core needs, cache it, decide again.
+/// The path with KV reads, JWKS fetches and WebCrypto verifications: get what the core needs
+/// (concurrently), cache it, decide again.
 async fn cold(
     view: JsRequest,
     env: JsValue,
-    mut keys: Vec<String>,
+    mut needs: Vec<Need>,
     now_ms: u64,
     sample: f64,
     tc: TraceContext,
@@ -251,9 +265,24 @@ async fn cold(
     let kv = env.clone().unchecked_into::<worker::Env>().kv(KV_BINDING);
     let mut fetched: HashMap<String, Slot> = HashMap::new();
     for _ in 0..MAX_ROUNDS {
+        let mut keys: Vec<String> = Vec::new();
+        let mut others: Vec<Need> = Vec::new();
+        for need in needs {
+            match need {
+                Need::Kv(k) if !keys.contains(&k) => keys.push(k),
+                Need::Kv(_) => {}
+                other => others.push(other),
+            }
+        }
+        let reads = async {
+            match &kv {
+                Ok(kv) => join_all(keys.iter().map(|k| kv.get(k).text())).await,
+                Err(_) => Vec::new(),
+            }
+        };
+        let (read, got) = futures_util::future::join(reads, jwt::meet(others)).await;
         let slots: Vec<Slot> = match &kv {
-            Ok(kv) => join_all(keys.iter().map(|k| kv.get(k).text()))
-                .await
+            Ok(_) => read
                 .into_iter()
                 .zip(&keys)
                 .map(|(res, key)| match res {
@@ -279,12 +308,20 @@ async fn cold(
                 now_ms,
                 request_id: "",
             };
-            let source = Layered {
+            let records = Layered {
                 fetched: &fetched,
                 cache: &state.cache,
                 now_ms,
             };
-            pipeline::decide(&policy, &input, &source)
+            jwt::with_caches(state.cache.settings().max_entries, |caches| {
+                jwt::record(caches, got, now_ms);
+                let source = WithJwt {
+                    records,
+                    jwt: caches,
+                    now_ms,
+                };
+                pipeline::decide(&policy, &input, &source)
+            })
         });
         match step {
             Step::Done(decision) => {
@@ -293,12 +330,12 @@ async fn cold(
                 ))
                 .await;
             }
-            Step::Need(more) => keys = more,
+            Step::Need(more) => needs = more,
         }
     }
     // A pipeline that keeps asking is a bug; fail closed.
     web_sys::console::error_1(&JsValue::from_str(
-        "edge-interceptors: too many record rounds",
+        "edge-interceptors: too many rounds of needs",
     ));
     Ok(reply(&Reply::plain(500)).into())
 }

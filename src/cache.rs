@@ -39,6 +39,16 @@ impl Slot {
 /// Where the pipeline looks records up.
 pub trait RecordSource {
     fn lookup(&self, key: &str) -> Slot;
+
+    /// What is known of the JWKS at `url`; `None` when it was never fetched.
+    fn jwks(&self, _url: &str) -> Option<crate::verify::JwksEntry> {
+        None
+    }
+
+    /// The signature verdict on the token whose SHA-256 is `hash`, if one is known.
+    fn verified(&self, _hash: &[u8; 32]) -> Option<crate::verify::Verified> {
+        None
+    }
 }
 
 impl RecordSource for HashMap<String, Slot> {

@@ -11,6 +11,7 @@
 pub mod cache;
 pub mod forward;
 pub mod interceptors;
+pub mod keys;
 pub mod locate;
 pub mod message;
 pub mod pipeline;
@@ -21,6 +22,7 @@ pub mod route;
 pub mod ship;
 pub mod trace;
 pub mod tracectx;
+pub mod verify;
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;

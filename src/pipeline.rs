@@ -1,9 +1,10 @@
 //! The sans-I/O core: route a request, run its interceptors in order, and either decide or say
 //! which records are still needed.
 //!
-//! [`decide`] never waits. When a record it needs is not known yet it returns [`Step::Need`] with
-//! the keys; the adapter fetches them and calls again. When everything is cached (the warm path)
-//! the first call decides, with no executor involved.
+//! [`decide`] never waits. When something it needs is not known yet it returns [`Step::Need`]:
+//! KV records, a JWKS, or a signature for the runtime's WebCrypto to verify ([`Need`]); the
+//! adapter gets them and calls again. When everything is cached (the warm path) the first call
+//! decides, with no executor involved.
 
 use crate::cache::RecordSource;
 use crate::forward::{self, ForwardPlan};
@@ -12,6 +13,7 @@ use crate::policy::{Api, Policy};
 use crate::request::{RequestView, Target};
 use crate::route::under_base;
 use crate::trace::{Cause, Entry, Outcome, Trace};
+use crate::verify::VerifyJob;
 use std::sync::Arc;
 
 /// A response the gateway writes itself.
@@ -62,8 +64,36 @@ pub struct Decision {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Step {
-    Need(Vec<String>),
+    Need(Vec<Need>),
     Done(Decision),
+}
+
+/// Something the core needs before it can decide.
+#[derive(Debug, Clone)]
+pub enum Need {
+    /// A KV record, by key.
+    Kv(String),
+    /// The JWKS at this URL: fetch it (again).
+    Jwks(String),
+    /// A signature to verify (RSA, RSA-PSS, ECDSA, Ed25519: the runtime's WebCrypto).
+    Verify(Arc<VerifyJob>),
+}
+
+impl Need {
+    /// The KV key, for a record need.
+    pub fn kv(&self) -> Option<&str> {
+        match self {
+            Need::Kv(k) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+/// A record need equals its key (tests compare needs with key lists).
+impl PartialEq<String> for Need {
+    fn eq(&self, other: &String) -> bool {
+        self.kv() == Some(other.as_str())
+    }
 }
 
 /// What the adapter knows of the request besides the request itself.
@@ -125,6 +155,7 @@ pub fn decide(policy: &Policy, input: &Input<'_>, records: &dyn RecordSource) ->
         .chain(resource.into_iter().flat_map(|r| r.interceptors.iter()));
     let mut identity: Option<Identity> = None;
     let mut hides: Vec<Hide> = Vec::new();
+    let mut headers: Vec<(Arc<str>, Option<String>)> = Vec::new();
     for interceptor in chain {
         let call = Call {
             req,
@@ -132,6 +163,7 @@ pub fn decide(policy: &Policy, input: &Input<'_>, records: &dyn RecordSource) ->
             api: &api.name,
             resource: resource.map(|r| &*r.name),
             now_s: (input.now_ms / 1000) as i64,
+            now_ms: input.now_ms,
             records,
             identity: identity.as_ref(),
         };
@@ -142,6 +174,7 @@ pub fn decide(policy: &Policy, input: &Input<'_>, records: &dyn RecordSource) ->
                     identity = p.identity;
                 }
                 hides.extend(p.hide);
+                headers.extend(p.headers);
             }
             Check::Need(keys) => return Step::Need(keys),
             Check::Deny(d) => {
@@ -172,7 +205,14 @@ pub fn decide(policy: &Policy, input: &Input<'_>, records: &dyn RecordSource) ->
         }
     }
 
-    let plan = forward_plan(req, &target, api, rest, policy, identity.as_ref(), &hides);
+    let mut plan = forward_plan(req, &target, api, rest, policy, identity.as_ref(), &hides);
+    // Headers an interceptor owns (JWT claims): the client's copies never reach the origin.
+    for (name, value) in headers {
+        plan.remove.push(name.to_string());
+        if let Some(v) = value {
+            plan.set.push((name.to_string(), forward::header_safe(&v)));
+        }
+    }
     Step::Done(finish(
         trace,
         Outcome::Pass,

@@ -3,6 +3,8 @@
 //! Key layout (documented in the README):
 //! - `app:<client_id>` → [`App`]
 //! - `token:<lowercase hex SHA-256 of the raw token>` → [`Token`]
+//! - `jwt-issuer:<issuer>` → the keys of a JWT issuer ([`crate::keys::KeySet`])
+//! - `jti:<issuer>:<jti>` → [`Jti`], a JWT revocation flag
 //!
 //! Unknown fields are tolerated so that tools can add their own; a record that does not parse is
 //! reported with its key and never treated as absent.
@@ -14,6 +16,8 @@ use sha2::{Digest, Sha256};
 pub const MAX_KEY_BYTES: usize = 512;
 pub const APP_PREFIX: &str = "app:";
 pub const TOKEN_PREFIX: &str = "token:";
+pub const ISSUER_PREFIX: &str = "jwt-issuer:";
+pub const JTI_PREFIX: &str = "jti:";
 /// Longest token accepted (it is hashed, so the KV limit does not apply; this bounds the work).
 pub const MAX_TOKEN_BYTES: usize = 4096;
 
@@ -26,6 +30,18 @@ pub fn app_key(client_id: &str) -> Option<String> {
     k.push_str(APP_PREFIX);
     k.push_str(client_id);
     Some(k)
+}
+
+/// The KV key of a JWT issuer's keys, or `None` when the issuer is too long to be one.
+pub fn issuer_key(issuer: &str) -> Option<String> {
+    let k = format!("{ISSUER_PREFIX}{issuer}");
+    (k.len() <= MAX_KEY_BYTES).then_some(k)
+}
+
+/// The KV key of a JWT's revocation flag, or `None` when it would be too long.
+pub fn jti_key(issuer: &str, jti: &str) -> Option<String> {
+    let k = format!("{JTI_PREFIX}{issuer}:{jti}");
+    (k.len() <= MAX_KEY_BYTES).then_some(k)
 }
 
 /// SHA-256 of a token, the only form in which tokens are stored.
@@ -114,11 +130,50 @@ pub struct Token {
     pub extra_info: Option<serde_json::Value>,
 }
 
+/// A JWT revocation flag, stored under `jti:<issuer>:<jti>`:
+/// `{"revoked": true, "expires_at": <epoch seconds or RFC 3339>}`.
+#[derive(Debug, Clone)]
+pub struct Jti {
+    pub revoked: bool,
+    /// When the token expires anyway (the record may be deleted from then on); informational.
+    pub expires_at: Option<i64>,
+}
+
+impl Jti {
+    /// Read through `serde_json::Value` (a derived deserializer costs the Worker a few KB).
+    fn parse(text: &str) -> Result<Jti, String> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let o = v.as_object().ok_or("expected an object")?;
+        let revoked = match o.get("revoked") {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(_) => return Err("revoked is not true or false".into()),
+        };
+        let expires_at = match o.get("expires_at") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Number(n)) => {
+                Some(n.as_i64().ok_or("expires_at is not whole seconds")?)
+            }
+            Some(serde_json::Value::String(t)) => Some(parse_rfc3339(t).ok_or_else(|| {
+                format!("expires_at {t:?} is neither epoch seconds nor RFC 3339")
+            })?),
+            Some(_) => return Err("expires_at is neither epoch seconds nor RFC 3339".into()),
+        };
+        Ok(Jti {
+            revoked,
+            expires_at,
+        })
+    }
+}
+
 /// A parsed record.
 #[derive(Debug, Clone)]
 pub enum Record {
     App(App),
     Token(Token),
+    /// The keys of a JWT issuer, parsed once (see [`crate::keys`]).
+    Issuer(std::sync::Arc<crate::keys::KeySet>),
+    Jti(Jti),
 }
 
 /// Parses the text stored under `key`; the error says what is wrong (never the value itself,
@@ -128,6 +183,14 @@ pub fn parse(key: &str, text: &str) -> Result<Record, String> {
         serde_json::from_str::<App>(text).map(Record::App)
     } else if key.starts_with(TOKEN_PREFIX) {
         serde_json::from_str::<Token>(text).map(Record::Token)
+    } else if key.starts_with(JTI_PREFIX) {
+        return Jti::parse(text)
+            .map(Record::Jti)
+            .map_err(|e| format!("malformed record {key:?}: {e}"));
+    } else if key.starts_with(ISSUER_PREFIX) {
+        return crate::keys::KeySet::parse(text, crate::keys::Source::Kv)
+            .map(|s| Record::Issuer(std::sync::Arc::new(s)))
+            .map_err(|e| format!("malformed record {key:?}: {e}"));
     } else {
         return Err(format!("no record type for key {key:?}"));
     };

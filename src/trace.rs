@@ -43,6 +43,19 @@ pub enum Cause {
     NoApi,
     NoResource,
     MethodNotAllowed,
+    // JWT Validation.
+    NotYetValid,
+    BadSignature,
+    UnknownKey,
+    WrongIssuer,
+    WrongAudience,
+    MissingClaim,
+    TooLongLived,
+    AlgNotAllowed,
+    /// No usable key set: the JWKS URL failed and nothing usable is cached (503).
+    KeysUnavailable,
+    /// A key the runtime could not import or use (500).
+    BadKey,
 }
 
 /// One step of the decision.

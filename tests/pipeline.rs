@@ -3,7 +3,7 @@
 
 use edge_interceptors::cache::{Layered, RecordCache, Slot};
 use edge_interceptors::forward::always_removed;
-use edge_interceptors::pipeline::{decide, Answer, Decision, Input, Step};
+use edge_interceptors::pipeline::{decide, Answer, Decision, Input, Need, Step};
 use edge_interceptors::policy::{compile, Policy};
 use edge_interceptors::records::token_key;
 use edge_interceptors::request::TestRequest;
@@ -54,8 +54,13 @@ impl Gateway {
             };
             match decide(&self.policy, &input, &source) {
                 Step::Done(d) => return d,
-                Step::Need(keys) => {
-                    for k in keys {
+                Step::Need(needs) => {
+                    for need in needs {
+                        // These policies only read records (tests/jwt.rs runs JWKS and
+                        // signature needs).
+                        let Need::Kv(k) = need else {
+                            panic!("unexpected need {need:?}")
+                        };
                         self.reads += 1;
                         let slot = Slot::from_store(&k, self.store.get(&k).map(String::as_str));
                         self.cache.insert(k.clone(), slot.clone(), now_ms);

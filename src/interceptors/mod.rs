@@ -12,11 +12,13 @@
 pub mod access_token;
 pub mod client_id;
 pub mod client_id_secret_encoded;
+pub mod jwt;
 pub mod oauth;
 
 use crate::cache::{RecordSource, Slot};
 use crate::locate::{extract, Extracted, Location, Place};
 use crate::message::{Element, Format, Label};
+use crate::pipeline::Need;
 use crate::policy::{is_header_name, Obj};
 use crate::records::{self, is_expired, App, AppStatus, Record};
 use crate::request::{RequestView, Target};
@@ -29,6 +31,7 @@ pub const TYPES: &[&str] = &[
     "access_token",
     "client_id",
     "client_id_secret_encoded",
+    "jwt",
 ];
 
 #[derive(Debug)]
@@ -37,6 +40,7 @@ pub enum Interceptor {
     AccessToken(access_token::AccessToken),
     ClientId(client_id::ClientId),
     ClientIdSecretEncoded(client_id_secret_encoded::ClientIdSecretEncoded),
+    Jwt(jwt::Jwt),
 }
 
 impl Interceptor {
@@ -55,6 +59,7 @@ impl Interceptor {
                 Interceptor::AccessToken(access_token::AccessToken::compile(o, docs, errs))
             }
             "client_id" => Interceptor::ClientId(client_id::ClientId::compile(o, docs, errs)),
+            "jwt" => Interceptor::Jwt(jwt::Jwt::compile(o, docs, errs)),
             _ => Interceptor::ClientIdSecretEncoded(
                 client_id_secret_encoded::ClientIdSecretEncoded::compile(o, docs, errs),
             ),
@@ -67,6 +72,7 @@ impl Interceptor {
             Interceptor::AccessToken(i) => i.check(call),
             Interceptor::ClientId(i) => i.check(call),
             Interceptor::ClientIdSecretEncoded(i) => i.check(call),
+            Interceptor::Jwt(i) => i.check(call),
         }
     }
 }
@@ -78,6 +84,7 @@ pub struct Call<'a> {
     pub api: &'a str,
     pub resource: Option<&'a str>,
     pub now_s: i64,
+    pub now_ms: u64,
     pub records: &'a dyn RecordSource,
     /// The identity an earlier interceptor established, if any.
     pub identity: Option<&'a Identity>,
@@ -95,7 +102,7 @@ impl Identity {
     pub fn app(&self) -> &App {
         match &*self.app {
             Record::App(a) => a,
-            Record::Token(_) => unreachable!("identity always holds an app record"),
+            _ => unreachable!("identity always holds an app record"),
         }
     }
 }
@@ -112,6 +119,9 @@ pub struct Pass {
     pub entry: Entry,
     pub identity: Option<Identity>,
     pub hide: Vec<Hide>,
+    /// Headers this interceptor owns toward the origin: each is removed from the client's
+    /// request and, with a value, set (JWT claims forwarded as headers).
+    pub headers: Vec<(Arc<str>, Option<String>)>,
 }
 
 #[derive(Debug)]
@@ -132,8 +142,9 @@ pub struct Fault {
 pub enum Check {
     Pass(Pass),
     Deny(Denial),
-    /// Records to fetch before the check can be decided.
-    Need(Vec<String>),
+    /// What to get (records, key sets, signature verifications) before the check can be
+    /// decided.
+    Need(Vec<Need>),
     Fault(Fault),
 }
 
@@ -323,6 +334,7 @@ impl Common {
             entry,
             identity: Some(identity),
             hide: self.hide(place),
+            headers: Vec::new(),
         })
     }
 
@@ -363,7 +375,7 @@ pub fn load(call: &Call<'_>, kind: &'static str, key: &str) -> Loaded {
     match call.records.lookup(key) {
         Slot::Present(r) => Loaded::Present(r),
         Slot::Absent => Loaded::Absent,
-        Slot::Pending => Loaded::Stop(Check::Need(vec![key.to_string()])),
+        Slot::Pending => Loaded::Stop(Check::Need(vec![Need::Kv(key.to_string())])),
         Slot::Malformed(msg) => {
             Loaded::Stop(fault(kind, 500, Cause::MalformedRecord, msg.to_string()))
         }
@@ -378,10 +390,10 @@ pub fn load(call: &Call<'_>, kind: &'static str, key: &str) -> Loaded {
 
 /// The keys among `keys` that are not known yet, as a `Need`.
 pub fn need_any(call: &Call<'_>, keys: &[&str]) -> Option<Check> {
-    let pending: Vec<String> = keys
+    let pending: Vec<Need> = keys
         .iter()
         .filter(|k| matches!(call.records.lookup(k), Slot::Pending))
-        .map(|k| k.to_string())
+        .map(|k| Need::Kv(k.to_string()))
         .collect();
     if pending.is_empty() {
         None
@@ -424,7 +436,7 @@ pub fn app_has_access(app: &App, call: &Call<'_>) -> bool {
 pub fn as_app(record: &Record) -> Option<&App> {
     match record {
         Record::App(a) => Some(a),
-        Record::Token(_) => None,
+        _ => None,
     }
 }
 
@@ -550,7 +562,7 @@ pub fn scope_allows(record: &Record, call: &Call<'_>) -> bool {
             .scope
             .as_deref()
             .is_none_or(|s| records::grants_access(s, call.api, call.resource)),
-        Record::App(_) => false,
+        _ => false,
     }
 }
 
@@ -630,6 +642,7 @@ pub(crate) mod testing {
                 api: "orders",
                 resource,
                 now_s: NOW,
+                now_ms: NOW as u64 * 1000,
                 records: &self.records,
                 identity: None,
             };
@@ -689,9 +702,13 @@ pub(crate) mod testing {
         }
     }
 
+    /// The record keys of a need (a need for anything else fails the test).
     pub fn expect_need(c: &Check) -> Vec<String> {
         match c {
-            Check::Need(k) => k.clone(),
+            Check::Need(k) => k
+                .iter()
+                .map(|n| n.kv().expect("a record need").to_string())
+                .collect(),
             other => panic!("expected a need, got {other:?}"),
         }
     }

@@ -1,0 +1,240 @@
+//! The JWT needs the core hands out, met with the runtime: a JWKS over `fetch`, a signature
+//! over WebCrypto (`crypto.subtle.verify`), and the per-isolate JWT caches they fill
+//! ([`JwtCaches`]: key sets by URL, verdicts by token).
+//!
+//! Imported `CryptoKey`s are kept per isolate under the key's id ([`crate::keys::Key::id`]), so a
+//! key is imported once, not per request. Concurrent requests that need the same JWKS share one
+//! fetch.
+
+use crate::keys::{Key, Material, WebCrypto};
+use crate::pipeline::Need;
+use crate::verify::{JwtCaches, Verdict, VerifyJob};
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, CryptoKey, Headers, RequestInit, Response, SubtleCrypto};
+
+/// How long a JWKS fetch may take.
+const JWKS_TIMEOUT_MS: u32 = 5_000;
+/// Imported keys kept per isolate (all forgotten when full: a policy has far fewer).
+const MAX_CRYPTO_KEYS: usize = 1_024;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(url: &str, init: &RequestInit) -> Promise;
+}
+
+thread_local! {
+    static CACHES: RefCell<Option<JwtCaches>> = const { RefCell::new(None) };
+    static CRYPTO_KEYS: RefCell<HashMap<u64, CryptoKey>> = RefCell::new(HashMap::new());
+    static JWKS_IN_FLIGHT: RefCell<HashMap<String, Promise>> = RefCell::new(HashMap::new());
+    static SUBTLE: SubtleCrypto = {
+        let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
+            .expect("globalThis.crypto");
+        crypto.unchecked_into::<web_sys::Crypto>().subtle()
+    };
+}
+
+/// Runs `f` with the isolate's JWT caches (made on first use, bounded by `max_entries`).
+pub fn with_caches<T>(max_entries: usize, f: impl FnOnce(&mut JwtCaches) -> T) -> T {
+    CACHES.with(|c| {
+        let mut c = c.borrow_mut();
+        f(c.get_or_insert_with(|| JwtCaches::new(max_entries)))
+    })
+}
+
+/// What meeting a JWT need produced.
+pub enum Got {
+    Jwks(String, Result<String, String>),
+    Verdict(Arc<VerifyJob>, Verdict),
+}
+
+/// Meets the JWKS and verification needs of one round (concurrently with its KV reads). A JWT
+/// interceptor asks for one of them per round, so they are met one after the other: a join over
+/// them would add kilobytes of future-combinator code to the Worker for no gain.
+pub async fn meet(needs: Vec<Need>) -> Vec<Got> {
+    let mut got = Vec::with_capacity(needs.len());
+    for need in needs {
+        match need {
+            Need::Jwks(url) => {
+                let body = fetch_jwks(&url).await;
+                got.push(Got::Jwks(url, body));
+            }
+            Need::Verify(job) => {
+                let verdict = verify(&job).await;
+                got.push(Got::Verdict(job, verdict));
+            }
+            Need::Kv(_) => {}
+        }
+    }
+    got
+}
+
+/// Records what a round got. A JWKS whose keys changed flushes every cached verdict.
+pub fn record(caches: &mut JwtCaches, got: Vec<Got>, now_ms: u64) {
+    for g in got {
+        match g {
+            Got::Jwks(url, body) => {
+                if caches
+                    .jwks
+                    .record(&url, body.as_deref().map_err(Clone::clone), now_ms)
+                {
+                    caches.verified.flush();
+                }
+            }
+            Got::Verdict(job, verdict) => caches.verified.record(&job, verdict, now_ms),
+        }
+    }
+}
+
+fn js_error(e: JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+/// The body of a JWKS URL, one fetch per URL at a time in this isolate.
+async fn fetch_jwks(url: &str) -> Result<String, String> {
+    let shared = JWKS_IN_FLIGHT.with(|m| m.borrow().get(url).cloned());
+    let promise = match shared {
+        Some(p) => p,
+        None => {
+            let owned = url.to_string();
+            let p = wasm_bindgen_futures::future_to_promise(async move {
+                get_text(&owned)
+                    .await
+                    .map(JsValue::from)
+                    .map_err(JsValue::from)
+            });
+            JWKS_IN_FLIGHT.with(|m| m.borrow_mut().insert(url.to_string(), p.clone()));
+            p
+        }
+    };
+    let res = JsFuture::from(promise).await;
+    JWKS_IN_FLIGHT.with(|m| m.borrow_mut().remove(url));
+    res.map(|v| v.as_string().unwrap_or_default())
+        .map_err(|e| e.as_string().unwrap_or_else(|| js_error(e)))
+}
+
+async fn get_text(url: &str) -> Result<String, String> {
+    let headers = Headers::new().map_err(js_error)?;
+    headers
+        .set("accept", "application/json")
+        .map_err(js_error)?;
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_headers(&headers);
+    init.set_signal(Some(&AbortSignal::timeout_with_u32(JWKS_TIMEOUT_MS)));
+    let resp: Response = JsFuture::from(global_fetch(url, &init))
+        .await
+        .map_err(js_error)?
+        .unchecked_into();
+    if !resp.ok() {
+        let _ = resp.body().map(|b| b.cancel());
+        return Err(format!("HTTP {}", resp.status()));
+    }
+    let text = JsFuture::from(resp.text().map_err(js_error)?)
+        .await
+        .map_err(js_error)?;
+    Ok(text.as_string().unwrap_or_default())
+}
+
+fn set(o: &Object, k: &str, v: &JsValue) {
+    let _ = Reflect::set(o, &JsValue::from_str(k), v);
+}
+
+/// WebCrypto's `importKey` algorithm parameters.
+fn import_params(wc: &WebCrypto) -> Object {
+    let o = Object::new();
+    set(&o, "name", &JsValue::from_str(wc.name));
+    if let Some(c) = wc.named_curve {
+        set(&o, "namedCurve", &JsValue::from_str(c));
+    } else if let Some(h) = wc.hash {
+        // RSA keys carry their hash; ECDSA gives it at verify time.
+        set(&o, "hash", &JsValue::from_str(h));
+    }
+    o
+}
+
+/// WebCrypto's `verify` algorithm parameters.
+fn verify_params(wc: &WebCrypto) -> Object {
+    let o = Object::new();
+    set(&o, "name", &JsValue::from_str(wc.name));
+    if let Some(s) = wc.salt_length {
+        set(&o, "saltLength", &JsValue::from(s));
+    }
+    if wc.named_curve.is_some() {
+        if let Some(h) = wc.hash {
+            set(&o, "hash", &JsValue::from_str(h));
+        }
+    }
+    o
+}
+
+async fn crypto_key(key: &Key, wc: &WebCrypto) -> Result<CryptoKey, String> {
+    if let Some(k) = CRYPTO_KEYS.with(|m| m.borrow().get(&key.id).cloned()) {
+        return Ok(k);
+    }
+    let usages = Array::of1(&JsValue::from_str("verify"));
+    let params = import_params(wc);
+    let promise = SUBTLE.with(|s| match &key.material {
+        Material::Jwk(members) => {
+            let jwk = Object::new();
+            for (k, v) in members {
+                set(&jwk, k, &JsValue::from_str(v));
+            }
+            s.import_key_with_object("jwk", &jwk, &params, false, &usages)
+        }
+        Material::Spki(der) => {
+            let bytes = Uint8Array::from(der.as_slice());
+            s.import_key_with_object("spki", &bytes, &params, false, &usages)
+        }
+        Material::Secret(_) => Err(JsValue::from_str("HMAC keys are verified in the core")),
+    });
+    let k: CryptoKey = JsFuture::from(promise.map_err(js_error)?)
+        .await
+        .map_err(|e| format!("importKey: {}", js_error(e)))?
+        .unchecked_into();
+    CRYPTO_KEYS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MAX_CRYPTO_KEYS {
+            m.clear();
+        }
+        m.insert(key.id, k.clone());
+    });
+    Ok(k)
+}
+
+async fn verify(job: &VerifyJob) -> Verdict {
+    let Some(wc) = job.alg.webcrypto() else {
+        return Verdict::Failed("not a WebCrypto algorithm".into());
+    };
+    let key = match crypto_key(&job.key, &wc).await {
+        Ok(k) => k,
+        Err(e) => return Verdict::Failed(e.into()),
+    };
+    let params = verify_params(&wc);
+    let promise = SUBTLE.with(|s| {
+        s.verify_with_object_and_u8_array_and_u8_array(
+            &params,
+            &key,
+            &job.signature,
+            job.signing_input.as_bytes(),
+        )
+    });
+    let promise = match promise {
+        Ok(p) => p,
+        Err(e) => return Verdict::Failed(format!("verify: {}", js_error(e)).into()),
+    };
+    match JsFuture::from(promise).await {
+        Ok(v) if v.as_bool() == Some(true) => Verdict::Valid,
+        Ok(_) => Verdict::Invalid,
+        Err(e) => Verdict::Failed(format!("verify: {}", js_error(e)).into()),
+    }
+}
