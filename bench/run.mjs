@@ -223,7 +223,7 @@ function findRustEntry(dir) {
 async function startWorker(w, originUrl) {
   w.stdoutLines = 0;
   const policy = {
-    trace: { sample_passing: 0 },
+    trace: { sample_passing: w.samplePassing ?? 0 },
     apis: [{ name: "orders", base_path: "/orders", origin: originUrl, interceptors: [{ type: "oauth" }] }],
   };
   const before = new Set(childPids().map((c) => c.pid));
@@ -239,7 +239,7 @@ async function startWorker(w, originUrl) {
     compatibilityDate: COMPAT_DATE,
     compatibilityFlags: COMPAT_FLAGS,
     kvNamespaces: ["RECORDS"],
-    bindings: { ORIGIN: originUrl, POLICY: policy },
+    bindings: { ORIGIN: originUrl, POLICY: policy, ...(w.bindings ? w.bindings(originUrl) : {}) },
     cf: false,
     host: "127.0.0.1",
     port: 0,
@@ -289,6 +289,19 @@ const workers = [
 const rustEntry = findRustEntry(RUST_BUILD);
 if (rustEntry) {
   workers.push({ id: "rust", label: "Rust Worker", script: rustEntry, root: RUST_BUILD, oauth: true });
+  // The same Worker tracing every request and shipping the entries (NDJSON, batched) to a
+  // sink; the origin process doubles as the sink, so its CPU is not counted in the Worker's.
+  if (process.env.SHIP !== "0") {
+    workers.push({
+      id: "rust-ship",
+      label: "Rust + trace shipping",
+      script: rustEntry,
+      root: RUST_BUILD,
+      oauth: true,
+      samplePassing: 1,
+      bindings: (originUrl) => ({ LOGGING: { endpoint: `${originUrl}/sink`, format: "ndjson" } }),
+    });
+  }
 } else {
   console.warn(`! no Rust build in ${RUST_BUILD} (index.js or worker/shim.mjs): benchmarking the JS workers only`);
 }
