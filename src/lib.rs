@@ -24,6 +24,9 @@ pub mod trace;
 pub mod tracectx;
 pub mod verify;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod ops;
+
 #[cfg(target_arch = "wasm32")]
 mod adapter;
 #[cfg(target_arch = "wasm32")]

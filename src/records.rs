@@ -111,6 +111,39 @@ pub struct App {
     pub client_secret_sha256: Option<String>,
     #[serde(default)]
     pub extra_info: Option<serde_json::Value>,
+    /// Public keys that verify the app's signatures (JWT / Digital Signature interceptors).
+    #[serde(default)]
+    pub signature_keys: Vec<SignatureKey>,
+    /// Shared secrets for HMAC signatures (HS256/384/512).
+    #[serde(default)]
+    pub hmac_secrets: Vec<HmacSecret>,
+}
+
+/// A public key of an app: `{"kid", "alg", "pem"}` (SPKI `PUBLIC KEY`) or `{"kid", "alg", "jwk"}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SignatureKey {
+    pub kid: String,
+    pub alg: String,
+    #[serde(default)]
+    pub pem: Option<String>,
+    #[serde(default)]
+    pub jwk: Option<serde_json::Value>,
+}
+
+/// An HMAC signing secret of an app: `{"kid", "secret_b64"}` (standard base64 of the bytes).
+#[derive(Clone, Deserialize)]
+pub struct HmacSecret {
+    pub kid: String,
+    pub secret_b64: String,
+}
+
+impl std::fmt::Debug for HmacSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HmacSecret")
+            .field("kid", &self.kid)
+            .field("secret_b64", &"<redacted>")
+            .finish()
+    }
 }
 
 /// An access token, stored under `token:<sha256 hex>`.
