@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The demo: the gateway under `wrangler dev` on http://127.0.0.1:8787 with seeded demo records
-# (demo/records.json) in local KV, in front of a local demo origin on 127.0.0.1:8790.
+# The demo: the gateway under `wrangler dev` on http://127.0.0.1:8787 with demo records seeded in
+# local KV by the records tool (edge-records), in front of a local demo origin on 127.0.0.1:8790.
 # Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,8 +8,26 @@ bash scripts/setup.sh
 . scripts/env.sh
 PORT=${DEMO_PORT:-8787}
 
-echo "[demo] seeding local KV with demo/records.json"
-npx wrangler kv bulk put demo/records.json --binding RECORDS --local >/dev/null
+echo "[demo] seeding local KV with the records tool (target/debug/edge-records)"
+cargo build --quiet --bin edge-records
+R=target/debug/edge-records
+ALL=(--grant orders --grant catalog --grant status --grant partners)
+# Apps (--replace: every start resets them). The client secret is read from standard input.
+printf '%s\n' demo-secret | $R app create --client-id demo-app --name "Demo App" "${ALL[@]}" \
+  --extra-info '{"plan":"gold"}' --secret-stdin --replace >/dev/null
+$R app create --client-id demo-readonly --name "Read-only App" \
+  --grant orders:list-orders,one-order --no-secret --replace >/dev/null
+$R app create --client-id demo-pending --name "Pending App" --status PENDING "${ALL[@]}" \
+  --no-secret --replace >/dev/null
+# Tokens, imported from standard input (never from the command line).
+printf '%s\n' demo-token-0001 | $R token import --app demo-app --grant-type client_credentials \
+  --extra-info '{"user":"alice"}' --replace
+printf '%s\n' demo-token-readonly | $R token import --app demo-readonly \
+  --grant-type client_credentials --replace
+printf '%s\n' demo-token-revoked | $R token import --app demo-app --grant-type client_credentials \
+  --revoked --replace
+printf '%s\n' demo-token-expired | $R token import --app demo-app \
+  --expires-at 2024-01-01T00:00:00Z --replace
 
 node scripts/demo-origin.mjs &
 ORIGIN_PID=$!
