@@ -141,10 +141,11 @@ pub fn compile(v: &Value) -> Result<ShipConfig, PolicyErrors> {
     }
 }
 
-/// Entries waiting to be shipped, bounded: when full, the oldest are dropped and counted.
+/// Entries waiting to be shipped (each a JSON object on one line), bounded: when full, the
+/// oldest are dropped and counted.
 #[derive(Debug, Default)]
 pub struct Buffer {
-    entries: VecDeque<Value>,
+    entries: VecDeque<String>,
     /// Time the oldest waiting entry arrived.
     since_ms: Option<u64>,
     /// Entries lost and not yet reported (overflow or undeliverable batches).
@@ -156,7 +157,8 @@ pub struct Buffer {
 /// A batch taken from the buffer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
-    pub entries: Vec<Value>,
+    /// JSON objects, one per entry.
+    pub entries: Vec<String>,
     /// Drops reported by this batch (added back if it is lost too).
     pub dropped_reported: u64,
 }
@@ -170,7 +172,7 @@ impl Buffer {
         self.entries.is_empty()
     }
 
-    pub fn push(&mut self, entries: Vec<Value>, now_ms: u64, max: usize) {
+    pub fn push(&mut self, entries: Vec<String>, now_ms: u64, max: usize) {
         for e in entries {
             if self.entries.len() >= max {
                 self.entries.pop_front();
@@ -197,7 +199,7 @@ impl Buffer {
             return None;
         }
         let n = self.entries.len().min(c.batch_size);
-        let mut entries: Vec<Value> = self.entries.drain(..n).collect();
+        let mut entries: Vec<String> = self.entries.drain(..n).collect();
         let dropped_reported = std::mem::take(&mut self.dropped);
         if dropped_reported > 0 {
             entries.push(json!({
@@ -206,7 +208,8 @@ impl Buffer {
                 "outcome": "dropped",
                 "dropped": dropped_reported,
                 "detail": "trace entries lost since the last report (buffer full or endpoint unreachable)"
-            }));
+            })
+            .to_string());
         }
         self.since_ms = if self.entries.is_empty() {
             None
@@ -253,15 +256,19 @@ pub fn encode(c: &ShipConfig, batch: &Batch, now_ms: u64) -> (&'static str, Stri
         Format::Ndjson => {
             let mut out = String::new();
             for e in &batch.entries {
-                out.push_str(&e.to_string());
+                out.push_str(e);
                 out.push('\n');
             }
             ("application/x-ndjson", out)
         }
-        Format::Otlp => (
-            "application/json",
-            otlp(c, &batch.entries, now_ms).to_string(),
-        ),
+        Format::Otlp => {
+            let values: Vec<Value> = batch
+                .entries
+                .iter()
+                .filter_map(|e| serde_json::from_str(e).ok())
+                .collect();
+            ("application/json", otlp(c, &values, now_ms).to_string())
+        }
     }
 }
 
@@ -396,22 +403,24 @@ mod tests {
             json!({"endpoint": "http://l", "batch_size": 3, "flush_ms": 1000, "max_buffer": 5}),
         );
         let mut b = Buffer::default();
-        b.push(vec![json!({"n": 1}), json!({"n": 2})], 0, c.max_buffer);
+        let line = |n: u64| json!({ "n": n }).to_string();
+        let get = |e: &String, k: &str| serde_json::from_str::<Value>(e).unwrap()[k].clone();
+        b.push(vec![line(1), line(2)], 0, c.max_buffer);
         assert!(!b.due(999, &c));
         assert!(b.due(1000, &c), "age");
-        b.push(vec![json!({"n": 3})], 10, c.max_buffer);
+        b.push(vec![line(3)], 10, c.max_buffer);
         assert!(b.due(10, &c), "size");
         // Overflow drops the oldest and counts them.
-        b.push((4..=7).map(|n| json!({"n": n})).collect(), 20, c.max_buffer);
+        b.push((4..=7).map(line).collect(), 20, c.max_buffer);
         assert_eq!(b.len(), 5);
         let batch = b.take(30, &c).unwrap();
         assert_eq!(batch.entries.len(), 4, "3 entries + a drop report");
-        assert_eq!(batch.entries[0]["n"], 3);
-        assert_eq!(batch.entries[3]["dropped"], 2);
+        assert_eq!(get(&batch.entries[0], "n"), 3);
+        assert_eq!(get(&batch.entries[3], "dropped"), 2);
         // The batch is lost: its 3 entries are dropped and the report of 2 comes back.
         b.failed(&batch);
         let next = b.take(40, &c).unwrap();
-        assert_eq!(next.entries.last().unwrap()["dropped"], 5);
+        assert_eq!(get(next.entries.last().unwrap(), "dropped"), 5);
         assert_eq!(b.dropped_total, 5);
         assert!(b.take(50, &c).is_none());
     }
@@ -431,7 +440,10 @@ mod tests {
     fn ndjson_is_one_entry_per_line() {
         let c = cfg(json!({}));
         let b = Batch {
-            entries: vec![json!({"a": 1}), json!({"b": "x\ny"})],
+            entries: vec![
+                json!({"a": 1}).to_string(),
+                json!({"b": "x\ny"}).to_string(),
+            ],
             dropped_reported: 0,
         };
         let (ct, body) = encode(&c, &b, 0);

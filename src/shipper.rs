@@ -108,7 +108,7 @@ pub fn emit(mut trace: Trace, emit: &Emit) {
             console(&trace.to_json());
         }
         sh.cfg.endpoint.as_ref()?;
-        sh.buf.push(trace.to_values(), now, sh.cfg.max_buffer);
+        sh.buf.push(trace.to_lines(), now, sh.cfg.max_buffer);
         if sh.buf.due(now, &sh.cfg) {
             sh.buf.take(now, &sh.cfg).map(Work::Deliver)
         } else if !sh.timer_armed {
@@ -207,8 +207,13 @@ async fn deliver(batch: Batch) {
         sh.buf.failed(&batch);
         Some(sh.buf.dropped_total)
     });
+    let entries: Vec<serde_json::Value> = batch
+        .entries
+        .iter()
+        .filter_map(|e| serde_json::from_str(e).ok())
+        .collect();
     let report = serde_json::json!({
-        "edge_trace_undelivered": batch.entries,
+        "edge_trace_undelivered": entries,
         "reason": last,
         "dropped_total": total,
     });

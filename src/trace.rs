@@ -179,11 +179,12 @@ impl Trace {
             .collect()
     }
 
-    /// Entries as JSON objects, each carrying the request context (what is shipped).
-    pub fn to_values(&self) -> Vec<serde_json::Value> {
+    /// Entries as JSON lines, each carrying the request context (what is shipped): written
+    /// straight from the structs, with no intermediate JSON tree.
+    pub fn to_lines(&self) -> Vec<String> {
         self.flat()
             .iter()
-            .filter_map(|f| serde_json::to_value(f).ok())
+            .filter_map(|f| serde_json::to_string(f).ok())
             .collect()
     }
 
