@@ -3,8 +3,9 @@
 //! `fetch` is a plain synchronous `#[wasm_bindgen]` export (worker-build's shim calls it with
 //! the request, env and ctx). On the warm path every record is in the per-isolate cache, the
 //! core decides synchronously, and the runtime's own `fetch` promise (or the reply) is returned:
-//! no executor, no future. Only when records are missing does the request go async, read KV,
-//! fill the cache and ask the core again.
+//! no executor, no future. Only when something is missing (a record, a key set, a signature
+//! verdict) does the request wait: everything a round needs is started at once and one
+//! per-isolate closure resumes it (`wait` / `resume`), fills the caches and asks the core again.
 
 use crate::cache::{Layered, RecordCache, Slot};
 use crate::pipeline::{self, Answer, Decision, Input, Need, Reply, Step};
@@ -14,7 +15,6 @@ use crate::shipper::{self, Emit};
 use crate::trace::{Outcome, Trace};
 use crate::tracectx::{IdGen, TraceContext};
 use crate::verify::WithJwt;
-use futures_util::future::join_all;
 use js_sys::{Date, Math, Promise, Reflect, JSON};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -22,6 +22,11 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Headers, Request, Response};
+
+// worker-build's shim calls exports of the `worker` crate: keep it linked, although KV is read
+// through the binding directly (one call per key, no options object) since the cold path
+// became a promise continuation.
+extern crate worker as _;
 
 const KV_BINDING: &str = "RECORDS";
 const POLICY_BINDING: &str = "POLICY";
@@ -188,6 +193,9 @@ struct JsRequest {
     headers: Headers,
     url: String,
     method: String,
+    /// Headers read so far: a request asked again after a cold-path round reads each header
+    /// (a JWT is hundreds of bytes) from JavaScript once.
+    seen: RefCell<Vec<(String, Option<String>)>>,
 }
 
 impl RequestView for JsRequest {
@@ -198,7 +206,12 @@ impl RequestView for JsRequest {
         &self.url
     }
     fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).ok().flatten()
+        if let Some((_, v)) = self.seen.borrow().iter().find(|(n, _)| n == name) {
+            return v.clone();
+        }
+        let v = self.headers.get(name).ok().flatten();
+        self.seen.borrow_mut().push((name.to_string(), v.clone()));
+        v
     }
 }
 
@@ -210,6 +223,7 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
         url: req.url(),
         method: req.method(),
         req,
+        seen: RefCell::new(Vec::new()),
     };
     let incoming = view.header("traceparent");
     let (tc, step, sample) = with_state(&env, |state| {
@@ -246,98 +260,172 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
     match step {
         Step::Done(decision) => respond(decision, &view, sample, tc, ctx, now_ms),
         Step::Need(needs) => {
-            wasm_bindgen_futures::future_to_promise(cold(view, env, needs, now_ms, sample, tc, ctx))
+            let w = Waiting {
+                view,
+                env,
+                ctx,
+                tc,
+                sample,
+                now_ms,
+                fetched: HashMap::new(),
+                asked: Vec::new(),
+                rounds: 0,
+            };
+            wait(w, needs)
         }
     }
 }
 
-/// The path with KV reads, JWKS fetches and WebCrypto verifications: get what the core needs
-/// (concurrently), cache it, decide again.
-async fn cold(
+/// A request waiting for what the core needs (KV records, a JWKS, signature verifications).
+struct Waiting {
     view: JsRequest,
     env: JsValue,
-    mut needs: Vec<Need>,
-    now_ms: u64,
-    sample: f64,
-    tc: TraceContext,
     ctx: JsValue,
-) -> Result<JsValue, JsValue> {
-    let kv = env.clone().unchecked_into::<worker::Env>().kv(KV_BINDING);
-    let mut fetched: HashMap<String, Slot> = HashMap::new();
-    for _ in 0..MAX_ROUNDS {
-        let mut keys: Vec<String> = Vec::new();
-        let mut others: Vec<Need> = Vec::new();
-        for need in needs {
-            match need {
-                Need::Kv(k) if !keys.contains(&k) => keys.push(k),
-                Need::Kv(_) => {}
-                other => others.push(other),
-            }
-        }
-        let reads = async {
-            match &kv {
-                Ok(kv) => join_all(keys.iter().map(|k| kv.get(k).text())).await,
-                Err(_) => Vec::new(),
-            }
-        };
-        let (read, got) = futures_util::future::join(reads, jwt::meet(others)).await;
-        let slots: Vec<Slot> = match &kv {
-            Ok(_) => read
-                .into_iter()
-                .zip(&keys)
-                .map(|(res, key)| match res {
-                    Ok(text) => Slot::from_store(key, text.as_deref()),
-                    Err(e) => Slot::Unavailable(e.to_string().into()),
-                })
-                .collect(),
-            Err(e) => keys
-                .iter()
-                .map(|_| Slot::Unavailable(format!("KV binding {KV_BINDING}: {e}").into()))
-                .collect(),
-        };
-        let step = with_state(&env, |state| {
-            for (key, slot) in keys.iter().zip(slots) {
-                state.cache.insert(key.clone(), slot.clone(), now_ms);
-                fetched.insert(key.clone(), slot);
-            }
-            let Ok(policy) = state.policy.clone() else {
-                unreachable!("a bad policy never needs records")
-            };
-            let input = Input {
-                req: &view,
-                now_ms,
-                request_id: "",
-            };
-            let records = Layered {
-                fetched: &fetched,
-                cache: &state.cache,
-                now_ms,
-            };
-            jwt::with_caches(state.cache.settings().max_entries, |caches| {
-                jwt::record(caches, got, now_ms);
-                let source = WithJwt {
-                    records,
-                    jwt: caches,
-                    now_ms,
-                };
-                pipeline::decide(&policy, &input, &source)
-            })
-        });
-        match step {
-            Step::Done(decision) => {
-                return wasm_bindgen_futures::JsFuture::from(respond(
-                    decision, &view, sample, tc, ctx, now_ms,
-                ))
-                .await;
-            }
-            Step::Need(more) => needs = more,
+    tc: TraceContext,
+    sample: f64,
+    now_ms: u64,
+    /// What this request got so far (the cache may keep nothing, e.g. with a TTL of 0).
+    fetched: HashMap<String, Slot>,
+    /// What was asked in this round, in the order of the results.
+    asked: Vec<Need>,
+    rounds: usize,
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A KV namespace binding, called directly: `get(key)` resolves to the text or null.
+    type KvNamespace;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
+
+    /// A promise seen as something with `then(onFulfilled)` taking a plain function.
+    type Thenable;
+    #[wasm_bindgen(method, js_name = then)]
+    fn then1(this: &Thenable, f: &js_sys::Function) -> Promise;
+}
+
+thread_local! {
+    static WAITING: RefCell<HashMap<u32, Waiting>> = RefCell::new(HashMap::new());
+    static NEXT_WAITING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// Resuming a waiting request: one closure per isolate, bound per request to its slot.
+    static RESUME: Closure<dyn FnMut(u32, JsValue) -> JsValue> =
+        Closure::new(|slot: u32, settled: JsValue| JsValue::from(resume(slot, settled)));
+}
+
+/// The cold path: starts getting everything the core needs for this round at once — KV reads,
+/// JWKS fetches and WebCrypto verifications, one `Promise.allSettled` — and resumes the request
+/// when all have settled. No Rust future and no executor: a per-isolate closure continues it,
+/// as a JavaScript Worker would.
+fn wait(mut w: Waiting, needs: Vec<Need>) -> Promise {
+    if w.rounds == MAX_ROUNDS {
+        // A pipeline that keeps asking is a bug; fail closed.
+        web_sys::console::error_1(&JsValue::from_str(
+            "edge-interceptors: too many rounds of needs",
+        ));
+        return Promise::resolve(&JsValue::from(reply(&Reply::plain(500))));
+    }
+    w.rounds += 1;
+    let mut asked: Vec<Need> = Vec::with_capacity(needs.len());
+    for need in needs {
+        if !matches!(&need, Need::Kv(k) if asked.iter().any(|a| a.kv() == Some(k))) {
+            asked.push(need);
         }
     }
-    // A pipeline that keeps asking is a bug; fail closed.
-    web_sys::console::error_1(&JsValue::from_str(
-        "edge-interceptors: too many rounds of needs",
-    ));
-    Ok(reply(&Reply::plain(500)).into())
+    let kv: KvNamespace = Reflect::get(&w.env, &JsValue::from_str(KV_BINDING))
+        .unwrap_or(JsValue::UNDEFINED)
+        .unchecked_into();
+    let promises = js_sys::Array::new_with_length(asked.len() as u32);
+    for (i, need) in asked.iter().enumerate() {
+        let p = match need {
+            Need::Kv(key) => kv.get(key).unwrap_or_else(|e| {
+                let msg = format!("KV binding {KV_BINDING}: {}", jwt::js_error(e));
+                Promise::reject(&JsValue::from_str(&msg))
+            }),
+            other => jwt::promise_for(other),
+        };
+        promises.set(i as u32, p.into());
+    }
+    w.asked = asked;
+    let slot = NEXT_WAITING.with(|n| {
+        let v = n.get().wrapping_add(1);
+        n.set(v);
+        v
+    });
+    WAITING.with(|m| m.borrow_mut().insert(slot, w));
+    let all = Promise::all_settled(&promises);
+    RESUME.with(|r| {
+        let f: js_sys::Function = r
+            .as_ref()
+            .unchecked_ref::<js_sys::Function>()
+            .bind1(&JsValue::NULL, &JsValue::from(slot))
+            .unchecked_into();
+        all.unchecked_ref::<Thenable>().then1(&f)
+    })
+}
+
+/// Records what a round got, asks the core again, and answers or waits for the next round.
+fn resume(slot: u32, settled: JsValue) -> Promise {
+    let Some(mut w) = WAITING.with(|m| m.borrow_mut().remove(&slot)) else {
+        return Promise::resolve(&JsValue::from(reply(&Reply::plain(500))));
+    };
+    let settled: js_sys::Array = settled.unchecked_into();
+    let (value_key, reason_key) = (JsValue::from_str("value"), JsValue::from_str("reason"));
+    let mut slots: Vec<(String, Slot)> = Vec::new();
+    let mut got: Vec<jwt::Got> = Vec::new();
+    for (i, need) in std::mem::take(&mut w.asked).into_iter().enumerate() {
+        let r = settled.get(i as u32);
+        // Nothing asked resolves to undefined: a KV read gives text or null, a JWKS its text, a
+        // verification true or false.
+        let value = Reflect::get(&r, &value_key).unwrap_or(JsValue::UNDEFINED);
+        let outcome = if value.is_undefined() {
+            Err(Reflect::get(&r, &reason_key).unwrap_or(JsValue::UNDEFINED))
+        } else {
+            Ok(value)
+        };
+        match need {
+            Need::Kv(key) => {
+                let slot = match outcome {
+                    Ok(v) => Slot::from_store(&key, v.as_string().as_deref()),
+                    Err(e) => Slot::Unavailable(jwt::js_error(e).into()),
+                };
+                slots.push((key, slot));
+            }
+            other => got.push(jwt::got(other, outcome)),
+        }
+    }
+    let now_ms = w.now_ms;
+    let step = with_state(&w.env, |state| {
+        for (key, slot) in slots {
+            state.cache.insert(key.clone(), slot.clone(), now_ms);
+            w.fetched.insert(key, slot);
+        }
+        let Ok(policy) = state.policy.clone() else {
+            unreachable!("a bad policy never needs anything")
+        };
+        let input = Input {
+            req: &w.view,
+            now_ms,
+            request_id: "",
+        };
+        let records = Layered {
+            fetched: &w.fetched,
+            cache: &state.cache,
+            now_ms,
+        };
+        jwt::with_caches(state.cache.settings().max_entries, |caches| {
+            jwt::record(caches, got, now_ms);
+            let source = WithJwt {
+                records,
+                jwt: caches,
+                now_ms,
+            };
+            pipeline::decide(&policy, &input, &source)
+        })
+    });
+    match step {
+        Step::Done(decision) => respond(decision, &w.view, w.sample, w.tc, w.ctx, now_ms),
+        Step::Need(more) => wait(w, more),
+    }
 }
 
 /// Turns a decision into the response promise; its trace is written now (replies) or when the

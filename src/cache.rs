@@ -49,6 +49,9 @@ pub trait RecordSource {
     fn verified(&self, _hash: &[u8; 32]) -> Option<crate::verify::Verified> {
         None
     }
+
+    /// Keeps a verdict the core made itself (HMAC), where the source can keep one.
+    fn remember(&self, _verdict: crate::verify::Remember<'_>) {}
 }
 
 impl RecordSource for HashMap<String, Slot> {

@@ -14,6 +14,7 @@
 use crate::cache::{RecordSource, Slot};
 use crate::interceptors::jwt::Parsed;
 use crate::keys::{Alg, Key, KeySet, Source};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -89,13 +90,33 @@ impl VerifiedCache {
     /// Records the verdict on `job` at `now_ms`. It is visible at `now_ms` whatever it is, so the
     /// request that asked sees it when the core is asked again.
     pub fn record(&mut self, job: &VerifyJob, verdict: Verdict, now_ms: u64) {
+        self.insert(
+            job.token_hash,
+            job.key.id,
+            &job.parsed,
+            job.keep_until_ms,
+            verdict,
+            now_ms,
+        );
+    }
+
+    /// Records a verdict made by the core itself (HMAC).
+    pub fn insert(
+        &mut self,
+        token_hash: [u8; 32],
+        key_id: u64,
+        parsed: &Arc<Parsed>,
+        keep_until_ms: u64,
+        verdict: Verdict,
+        now_ms: u64,
+    ) {
         let until = match verdict {
-            Verdict::Valid => job.keep_until_ms.min(now_ms.saturating_add(MAX_KEEP_MS)),
-            Verdict::Invalid => job.keep_until_ms.min(now_ms.saturating_add(INVALID_TTL_MS)),
+            Verdict::Valid => keep_until_ms.min(now_ms.saturating_add(MAX_KEEP_MS)),
+            Verdict::Invalid => keep_until_ms.min(now_ms.saturating_add(INVALID_TTL_MS)),
             Verdict::Failed(_) => now_ms + 1,
         }
         .max(now_ms + 1);
-        if self.map.len() >= self.max_entries && !self.map.contains_key(&job.token_hash) {
+        if self.map.len() >= self.max_entries && !self.map.contains_key(&token_hash) {
             self.map.retain(|_, v| now_ms < v.until_ms);
             if self.map.len() >= self.max_entries {
                 // Still full of live entries: drop about a tenth, arbitrary but bounded work.
@@ -107,11 +128,11 @@ impl VerifiedCache {
             }
         }
         self.map.insert(
-            job.token_hash,
+            token_hash,
             Verified {
-                key_id: job.key.id,
+                key_id,
                 verdict,
-                parsed: job.parsed.clone(),
+                parsed: parsed.clone(),
                 until_ms: until,
             },
         );
@@ -240,17 +261,19 @@ pub fn jwks_view(entry: Option<&JwksEntry>, t: &JwksTiming, now_ms: u64) -> Jwks
     }
 }
 
-/// The per-isolate JWT state the adapter keeps next to the record cache.
+/// The per-isolate JWT state the adapter keeps next to the record cache. The verdicts sit in a
+/// `RefCell`: the core records the HMAC verdicts it makes itself while it decides (a memo, not
+/// I/O), so that a repeated HS token is not parsed and verified again either.
 pub struct JwtCaches {
     pub jwks: JwksCache,
-    pub verified: VerifiedCache,
+    pub verified: RefCell<VerifiedCache>,
 }
 
 impl JwtCaches {
     pub fn new(max_entries: usize) -> JwtCaches {
         JwtCaches {
             jwks: JwksCache::default(),
-            verified: VerifiedCache::new(max_entries),
+            verified: RefCell::new(VerifiedCache::new(max_entries)),
         }
     }
 }
@@ -272,8 +295,28 @@ impl<S: RecordSource> RecordSource for WithJwt<'_, S> {
     }
 
     fn verified(&self, hash: &[u8; 32]) -> Option<Verified> {
-        self.jwt.verified.get(hash, self.now_ms).cloned()
+        self.jwt.verified.borrow().get(hash, self.now_ms).cloned()
     }
+
+    fn remember(&self, v: Remember<'_>) {
+        self.jwt.verified.borrow_mut().insert(
+            v.token_hash,
+            v.key_id,
+            v.parsed,
+            v.keep_until_ms,
+            v.verdict,
+            self.now_ms,
+        );
+    }
+}
+
+/// A verdict the core made itself, to remember (see [`RecordSource::remember`]).
+pub struct Remember<'a> {
+    pub token_hash: [u8; 32],
+    pub key_id: u64,
+    pub parsed: &'a Arc<Parsed>,
+    pub keep_until_ms: u64,
+    pub verdict: Verdict,
 }
 
 /// A borrowed source is a source (so a [`WithJwt`] can wrap a borrowed one).
@@ -288,6 +331,10 @@ impl<S: RecordSource + ?Sized> RecordSource for &S {
 
     fn verified(&self, hash: &[u8; 32]) -> Option<Verified> {
         (**self).verified(hash)
+    }
+
+    fn remember(&self, v: Remember<'_>) {
+        (**self).remember(v)
     }
 }
 

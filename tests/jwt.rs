@@ -269,13 +269,13 @@ impl Gateway {
                             .jwks
                             .record(&url, body.as_deref().map_err(Clone::clone), now_ms)
                         {
-                            self.jwt.verified.flush();
+                            self.jwt.verified.borrow_mut().flush();
                         }
                     }
                     Need::Verify(job) => {
                         self.verifications += 1;
                         let verdict = host_verify(&job);
-                        self.jwt.verified.record(&job, verdict, now_ms);
+                        self.jwt.verified.borrow_mut().record(&job, verdict, now_ms);
                     }
                 }
             }
@@ -326,13 +326,15 @@ fn denied(d: &Decision) -> Cause {
 #[test]
 fn every_algorithm_verifies_and_a_repeated_token_is_decided_at_once() {
     let mut g = gateway();
-    for alg in Alg::ALL {
+    for (i, alg) in Alg::ALL.into_iter().enumerate() {
         let t = sign(alg, json!({"jti": format!("j-{}", alg.name())}));
         let before = (g.kv_reads, g.verifications);
         let d = g.call(&t);
         assert!(forwarded(&d), "{}: {:?}", alg.name(), d.trace);
         let want = if alg.kind() == Kind::Hmac { 0 } else { 1 };
         assert_eq!(g.verifications - before.1, want, "{}", alg.name());
+        // Every verdict is remembered, HMAC ones (made by the core) too.
+        assert_eq!(g.jwt.verified.borrow().len(), i + 1);
         // Seen again: no KV read, no verification.
         let before = (g.kv_reads, g.verifications);
         assert!(forwarded(&g.call(&t)));

@@ -33,6 +33,7 @@ thread_local! {
     static CACHES: RefCell<Option<JwtCaches>> = const { RefCell::new(None) };
     static CRYPTO_KEYS: RefCell<HashMap<u64, CryptoKey>> = RefCell::new(HashMap::new());
     static JWKS_IN_FLIGHT: RefCell<HashMap<String, Promise>> = RefCell::new(HashMap::new());
+    static VERIFY_PARAMS: RefCell<HashMap<String, Object>> = RefCell::new(HashMap::new());
     static SUBTLE: SubtleCrypto = {
         let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
             .expect("globalThis.crypto");
@@ -54,25 +55,58 @@ pub enum Got {
     Verdict(Arc<VerifyJob>, Verdict),
 }
 
-/// Meets the JWKS and verification needs of one round (concurrently with its KV reads). A JWT
-/// interceptor asks for one of them per round, so they are met one after the other: a join over
-/// them would add kilobytes of future-combinator code to the Worker for no gain.
-pub async fn meet(needs: Vec<Need>) -> Vec<Got> {
-    let mut got = Vec::with_capacity(needs.len());
-    for need in needs {
-        match need {
-            Need::Jwks(url) => {
-                let body = fetch_jwks(&url).await;
-                got.push(Got::Jwks(url, body));
-            }
-            Need::Verify(job) => {
-                let verdict = verify(&job).await;
-                got.push(Got::Verdict(job, verdict));
-            }
-            Need::Kv(_) => {}
+/// The promise meeting a JWKS or verification need: it resolves to the JWKS text or to the
+/// verdict (true/false), and rejects with why it could not.
+pub fn promise_for(need: &Need) -> Promise {
+    match need {
+        Need::Jwks(url) => {
+            let url = url.clone();
+            wasm_bindgen_futures::future_to_promise(async move {
+                fetch_jwks(&url)
+                    .await
+                    .map(JsValue::from)
+                    .map_err(JsValue::from)
+            })
         }
+        Need::Verify(job) => {
+            let Some(wc) = job.alg.webcrypto() else {
+                return Promise::reject(&JsValue::from_str("not a WebCrypto algorithm"));
+            };
+            match CRYPTO_KEYS.with(|m| m.borrow().get(&job.key.id).cloned()) {
+                // The key is imported: WebCrypto's own promise, nothing in between.
+                Some(key) => verify(job, &wc, &key),
+                None => {
+                    let job = job.clone();
+                    wasm_bindgen_futures::future_to_promise(async move {
+                        let key = crypto_key(&job.key, &wc).await.map_err(JsValue::from)?;
+                        JsFuture::from(verify(&job, &wc, &key)).await
+                    })
+                }
+            }
+        }
+        Need::Kv(_) => Promise::reject(&JsValue::from_str("KV needs are read by the adapter")),
     }
-    got
+}
+
+/// What a settled JWKS or verification promise means for the core.
+pub fn got(need: Need, outcome: Result<JsValue, JsValue>) -> Got {
+    match need {
+        Need::Jwks(url) => Got::Jwks(
+            url,
+            outcome
+                .map(|v| v.as_string().unwrap_or_default())
+                .map_err(js_error),
+        ),
+        Need::Verify(job) => {
+            let verdict = match outcome {
+                Ok(v) if v.as_bool() == Some(true) => Verdict::Valid,
+                Ok(_) => Verdict::Invalid,
+                Err(e) => Verdict::Failed(js_error(e).into()),
+            };
+            Got::Verdict(job, verdict)
+        }
+        Need::Kv(_) => unreachable!("KV needs are read by the adapter"),
+    }
 }
 
 /// Records what a round got. A JWKS whose keys changed flushes every cached verdict.
@@ -84,15 +118,18 @@ pub fn record(caches: &mut JwtCaches, got: Vec<Got>, now_ms: u64) {
                     .jwks
                     .record(&url, body.as_deref().map_err(Clone::clone), now_ms)
                 {
-                    caches.verified.flush();
+                    caches.verified.borrow_mut().flush();
                 }
             }
-            Got::Verdict(job, verdict) => caches.verified.record(&job, verdict, now_ms),
+            Got::Verdict(job, verdict) => {
+                caches.verified.borrow_mut().record(&job, verdict, now_ms)
+            }
         }
     }
 }
 
-fn js_error(e: JsValue) -> String {
+/// A JavaScript error (or rejection reason) as text.
+pub fn js_error(e: JsValue) -> String {
     e.dyn_ref::<js_sys::Error>()
         .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
         .or_else(|| e.as_string())
@@ -162,8 +199,17 @@ fn import_params(wc: &WebCrypto) -> Object {
     o
 }
 
-/// WebCrypto's `verify` algorithm parameters.
+/// WebCrypto's `verify` algorithm parameters, made once per algorithm.
 fn verify_params(wc: &WebCrypto) -> Object {
+    VERIFY_PARAMS.with(|m| {
+        m.borrow_mut()
+            .entry(wc.name.to_string() + wc.hash.unwrap_or(""))
+            .or_insert_with(|| new_verify_params(wc))
+            .clone()
+    })
+}
+
+fn new_verify_params(wc: &WebCrypto) -> Object {
     let o = Object::new();
     set(&o, "name", &JsValue::from_str(wc.name));
     if let Some(s) = wc.salt_length {
@@ -211,30 +257,17 @@ async fn crypto_key(key: &Key, wc: &WebCrypto) -> Result<CryptoKey, String> {
     Ok(k)
 }
 
-async fn verify(job: &VerifyJob) -> Verdict {
-    let Some(wc) = job.alg.webcrypto() else {
-        return Verdict::Failed("not a WebCrypto algorithm".into());
-    };
-    let key = match crypto_key(&job.key, &wc).await {
-        Ok(k) => k,
-        Err(e) => return Verdict::Failed(e.into()),
-    };
-    let params = verify_params(&wc);
-    let promise = SUBTLE.with(|s| {
-        s.verify_with_object_and_u8_array_and_u8_array(
-            &params,
-            &key,
-            &job.signature,
-            job.signing_input.as_bytes(),
-        )
-    });
-    let promise = match promise {
-        Ok(p) => p,
-        Err(e) => return Verdict::Failed(format!("verify: {}", js_error(e)).into()),
-    };
-    match JsFuture::from(promise).await {
-        Ok(v) if v.as_bool() == Some(true) => Verdict::Valid,
-        Ok(_) => Verdict::Invalid,
-        Err(e) => Verdict::Failed(format!("verify: {}", js_error(e)).into()),
-    }
+/// `crypto.subtle.verify(...)` of the job with an imported key: resolves to true or false.
+fn verify(job: &VerifyJob, wc: &WebCrypto, key: &CryptoKey) -> Promise {
+    let params = verify_params(wc);
+    SUBTLE
+        .with(|s| {
+            s.verify_with_object_and_u8_array_and_u8_array(
+                &params,
+                key,
+                &job.signature,
+                job.signing_input.as_bytes(),
+            )
+        })
+        .unwrap_or_else(|e| Promise::reject(&e))
 }

@@ -30,7 +30,7 @@ use crate::pipeline::Need;
 use crate::policy::{is_header_name, Obj};
 use crate::records::{app_key, issuer_key, jti_key, Record};
 use crate::trace::{Cause, Entry, Outcome};
-use crate::verify::{jwks_view, JwksTiming, JwksView, Verdict, VerifyJob};
+use crate::verify::{jwks_view, JwksTiming, JwksView, Remember, Verdict, VerifyJob};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, TimeZone, Utc};
@@ -514,54 +514,62 @@ impl Jwt {
         };
 
         // 5. The signature.
-        if key.kind == Kind::Hmac {
-            let Material::Secret(secret) = &key.material else {
-                unreachable!("HMAC keys hold secrets")
-            };
-            let valid = signed_parts(token)
-                .is_some_and(|(input, sig)| hmac_valid(alg, secret, input.as_bytes(), &sig));
-            if !valid {
+        // A verdict on this very token under this very key holds (HMAC and WebCrypto alike).
+        let verdict = match known.as_ref().filter(|v| v.key_id == key.id) {
+            Some(v) => v.verdict.clone(),
+            None if key.kind == Kind::Hmac => {
+                let Material::Secret(secret) = &key.material else {
+                    unreachable!("HMAC keys hold secrets")
+                };
+                let valid = signed_parts(token)
+                    .is_some_and(|(input, sig)| hmac_valid(alg, secret, input.as_bytes(), &sig));
+                let verdict = if valid {
+                    Verdict::Valid
+                } else {
+                    Verdict::Invalid
+                };
+                call.records.remember(Remember {
+                    token_hash: hash,
+                    key_id: key.id,
+                    parsed: &parsed,
+                    keep_until_ms: self.keep_until_ms(&parsed, call.now_ms),
+                    verdict: verdict.clone(),
+                });
+                verdict
+            }
+            None => {
+                let Some((input, signature)) = signed_parts(token) else {
+                    return deny(Cause::Malformed, "the signature is not base64url".into());
+                };
+                let job = VerifyJob {
+                    token_hash: hash,
+                    alg,
+                    key: key.clone(),
+                    signing_input: input.to_string(),
+                    signature,
+                    keep_until_ms: self.keep_until_ms(&parsed, call.now_ms),
+                    parsed: parsed.clone(),
+                };
+                let mut needs = vec![Need::Verify(Arc::new(job))];
+                needs.extend(self.prefetch(call, issuer, &parsed));
+                return Check::Need(needs);
+            }
+        };
+        match verdict {
+            Verdict::Valid => {}
+            Verdict::Invalid => {
                 return deny(
                     Cause::BadSignature,
                     format!("the {} signature does not verify with {key}", alg.name()),
-                );
+                )
             }
-        } else {
-            match known.as_ref().filter(|v| v.key_id == key.id) {
-                Some(v) => match &v.verdict {
-                    Verdict::Valid => {}
-                    Verdict::Invalid => {
-                        return deny(
-                            Cause::BadSignature,
-                            format!("the {} signature does not verify with {key}", alg.name()),
-                        )
-                    }
-                    Verdict::Failed(e) => {
-                        return super::fault(
-                            c.kind,
-                            500,
-                            Cause::BadKey,
-                            format!("issuer {:?} {key}: {e}", issuer.iss),
-                        )
-                    }
-                },
-                None => {
-                    let Some((input, signature)) = signed_parts(token) else {
-                        return deny(Cause::Malformed, "the signature is not base64url".into());
-                    };
-                    let job = VerifyJob {
-                        token_hash: hash,
-                        alg,
-                        key: key.clone(),
-                        signing_input: input.to_string(),
-                        signature,
-                        keep_until_ms: self.keep_until_ms(&parsed, call.now_ms),
-                        parsed: parsed.clone(),
-                    };
-                    let mut needs = vec![Need::Verify(Arc::new(job))];
-                    needs.extend(self.prefetch(call, issuer, &parsed));
-                    return Check::Need(needs);
-                }
+            Verdict::Failed(e) => {
+                return super::fault(
+                    c.kind,
+                    500,
+                    Cause::BadKey,
+                    format!("issuer {:?} {key}: {e}", issuer.iss),
+                )
             }
         }
 
@@ -1163,9 +1171,11 @@ mod tests {
                         }
                         Need::Verify(job) => {
                             self.asked.push(format!("verify {}", job.alg.name()));
-                            self.jwt
-                                .verified
-                                .record(&job, self.verdict.clone(), self.now_ms);
+                            self.jwt.verified.borrow_mut().record(
+                                &job,
+                                self.verdict.clone(),
+                                self.now_ms,
+                            );
                         }
                     }
                 }
