@@ -571,6 +571,24 @@ pub fn select(
 ) -> Selected {
     let all = sets.iter().flat_map(|s| s.keys.iter());
     let live = |k: &&Arc<Key>| k.not_after.is_none_or(|t| now_s < t);
+    // The common case, without allocating: exactly one candidate, and it fits.
+    let mut only: Option<&Arc<Key>> = None;
+    let mut candidates = 0;
+    for k in all.clone() {
+        let candidate = match kid {
+            Some(kid) => k.kid.as_deref() == Some(kid),
+            None => k.pinned(allowed) == Some(alg) && live(&k),
+        };
+        if candidate {
+            candidates += 1;
+            only = Some(k);
+        }
+    }
+    if let (1, Some(k)) = (candidates, only) {
+        if k.pinned(allowed) == Some(alg) && live(&k) {
+            return Selected::Key(k.clone());
+        }
+    }
     match kid {
         Some(kid) => {
             let named: Vec<&Arc<Key>> = all.filter(|k| k.kid.as_deref() == Some(kid)).collect();

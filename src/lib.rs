@@ -4,9 +4,10 @@
 //! the request view ([`request`]), where credentials are found ([`locate`]), the policy and
 //! its compiler ([`policy`], [`route`]), the KV records ([`records`]) and their per-isolate
 //! cache ([`cache`]), the interceptors ([`interceptors`]), the sans-I/O pipeline
-//! ([`pipeline`]), the exact 401 bytes ([`message`]), the forwarding plan ([`forward`]) and
-//! the trace ([`trace`]). The adapter, compiled only for `wasm32`, is the one place that
-//! touches the Workers runtime.
+//! ([`pipeline`]), the exact 401 bytes ([`message`]), the forwarding plan ([`forward`]),
+//! the trace ([`trace`]), and for JWT the keys ([`keys`]) and the signature verifications the
+//! runtime performs with their caches ([`verify`]). The adapter, compiled only for `wasm32`, is
+//! the one place that touches the Workers runtime.
 
 pub mod cache;
 pub mod forward;

@@ -252,6 +252,19 @@ fn claims_of(payload: &[u8]) -> Result<Claims<Registered>, String> {
     Ok(claims)
 }
 
+/// The trace fingerprint (`sha256:` + 16 hex digits, as [`crate::records::fingerprint`]) from a
+/// token's SHA-256, written without the formatting machinery (this runs on every request).
+fn fingerprint_of(hash: &[u8; 32]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(23);
+    out.push_str("sha256:");
+    for b in &hash[..8] {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
+}
+
 /// The signing input and the decoded signature of a compact JWS.
 fn signed_parts(token: &str) -> Option<(&str, Vec<u8>)> {
     let (input, sig) = token.rsplit_once('.')?;
@@ -400,7 +413,7 @@ impl Jwt {
             _ => &raw,
         };
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let fp = Some(format!("sha256:{}", hex::encode(&hash[..8])));
+        let fp = Some(fingerprint_of(&hash));
         let deny =
             |cause: Cause, detail: String| c.deny(place, cause, Some(detail), fp.clone(), None);
         if token.len() > MAX_JWT_BYTES {
@@ -1691,6 +1704,13 @@ mod tests {
         // A first fetch that fails is a 503 (no key known), not a 401.
         let mut w = World::new();
         expect_fault(&w.run(&i, &bearer(&es("k1"))), 503, Cause::KeysUnavailable);
+    }
+
+    #[test]
+    fn the_fingerprint_is_the_common_one() {
+        let t = token(json!({}));
+        let hash: [u8; 32] = Sha256::digest(t.as_bytes()).into();
+        assert_eq!(fingerprint_of(&hash), crate::records::fingerprint(&t));
     }
 
     #[test]
