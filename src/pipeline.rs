@@ -206,8 +206,16 @@ pub fn decide(policy: &Policy, input: &Input<'_>, records: &dyn RecordSource) ->
     }
 
     let mut plan = forward_plan(req, &target, api, rest, policy, identity.as_ref(), &hides);
-    // Headers an interceptor owns (JWT claims): the client's copies never reach the origin.
+    // Headers an interceptor owns (JWT claims): the client's copies never reach the origin. The
+    // identity headers are the policy's own and are never overwritten by a claim.
     for (name, value) in headers {
+        if policy
+            .identity
+            .names()
+            .any(|n| n.eq_ignore_ascii_case(&name))
+        {
+            continue;
+        }
         plan.remove.push(name.to_string());
         if let Some(v) = value {
             plan.set.push((name.to_string(), forward::header_safe(&v)));

@@ -702,3 +702,30 @@ fn the_trace_never_holds_the_token() {
         "{json}"
     );
 }
+
+#[test]
+fn a_claim_never_overwrites_an_identity_header() {
+    let p = json!({"apis": [{"name": "orders", "base_path": "/orders", "origin": "http://origin",
+        "interceptors": [{"type": "jwt", "identity_claims": ["client_id"],
+            "forward_claims": {"sub": "X-Edge-Client-Id"},
+            "issuers": [{"issuer": ISS, "algorithms": ["EdDSA"]}]}]}]});
+    let mut g = Gateway::new(p);
+    g.put(&format!("jwt-issuer:{ISS}"), issuer_record());
+    g.put(
+        "app:app-a",
+        json!({"name": "A", "status": "APPROVED", "access": [{"api": "orders"}]}),
+    );
+    let d = g.call(&sign(Alg::EdDSA, json!({"sub": "mallory"})));
+    let Answer::Forward(plan) = &d.answer else {
+        panic!("{:?}", d.trace)
+    };
+    let ids: Vec<_> = plan
+        .set
+        .iter()
+        .filter(|(k, _)| k == "x-edge-client-id")
+        .collect();
+    assert_eq!(
+        ids,
+        [&("x-edge-client-id".to_string(), "app-a".to_string())]
+    );
+}

@@ -368,6 +368,17 @@ impl Jwt {
         if let Some(f) = o.opt_obj("forward_claims", errs) {
             for (claim, header) in f.map {
                 match header.as_str() {
+                    Some(h)
+                        if crate::forward::HOP_BY_HOP
+                            .contains(&h.to_ascii_lowercase().as_str())
+                            || ["traceparent", "cookie", "authorization"]
+                                .contains(&h.to_ascii_lowercase().as_str()) =>
+                    {
+                        errs.push(format!(
+                            "{}.{claim}: {h:?} is not a header a claim may be forwarded in",
+                            f.path
+                        ))
+                    }
                     Some(h) if is_header_name(h) => {
                         forward_claims.push((claim.clone(), h.to_ascii_lowercase().into()))
                     }
@@ -1723,7 +1734,7 @@ mod tests {
             {"issuer": "e", "algorithms": ["ES256"], "jwks_ttl_seconds": 5, "kid": "x"},
             {"issuer": "a", "algorithms": ["EdDSA"]},
             {"algorithms": []}
-        ], "forward_claims": {"sub": "bad header"}, "leeway_seconds": -1, "scheme": "Bear er", "audience": "x"})).join("\n");
+        ], "forward_claims": {"sub": "bad header", "iss": "Host"}, "leeway_seconds": -1, "scheme": "Bear er", "audience": "x"})).join("\n");
         for want in [
             "t.issuers[0] \"a\".algorithms[0]: unknown algorithm \"HS265\"; expected one of [\"HS256\", \"HS384\", \"HS512\", \"RS256\", \"RS384\", \"RS512\", \"PS256\", \"PS384\", \"PS512\", \"ES256\", \"EdDSA\"]",
             "t.issuers[0] \"a\".algorithms[1]: \"none\" (unsigned tokens) is never accepted",
@@ -1736,6 +1747,7 @@ mod tests {
             "t.issuers[5] \"a\": issuer is listed twice",
             "t.issuers[6]: missing field \"issuer\"",
             "t.forward_claims.sub: expected a header name",
+            "t.forward_claims.iss: \"Host\" is not a header a claim may be forwarded in",
             "t.leeway_seconds: expected a whole number",
             "t.scheme: \"Bear er\" is not an authorization scheme",
             "t: unknown field \"audience\"",
