@@ -59,8 +59,24 @@ pub fn token_key(token: &str) -> Option<String> {
 
 /// A short, non-reversible fingerprint of a credential for logs: `sha256:` and 16 hex digits.
 pub fn fingerprint(credential: &str) -> String {
-    let h = Sha256::digest(credential.as_bytes());
-    format!("sha256:{}", hex::encode(&h[..8]))
+    fingerprint_of_hash(&Sha256::digest(credential.as_bytes()))
+}
+
+/// The fingerprint from an already computed SHA-256 (a token's, which its key needs anyway).
+pub fn fingerprint_of_hash(hash: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(&hash[..8]))
+}
+
+/// A token's KV key and fingerprint from one SHA-256; `None` when the token is too long.
+pub fn token_key_and_fingerprint(token: &str) -> Option<(String, String)> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return None;
+    }
+    let hash = token_hash(token);
+    Some((
+        format!("{TOKEN_PREFIX}{}", hex::encode(hash)),
+        fingerprint_of_hash(&hash),
+    ))
 }
 
 /// App status, as in the Sensedia API Manager.
@@ -374,6 +390,14 @@ mod tests {
         assert!(grants_access(&g, "orders", Some("list")));
         assert!(!grants_access(&g, "orders", Some("create")));
         assert!(!grants_access(&g, "orders", None));
+    }
+
+    #[test]
+    fn key_and_fingerprint_come_from_one_hash() {
+        let (key, fp) = token_key_and_fingerprint("abc").unwrap();
+        assert_eq!(Some(key), token_key("abc"));
+        assert_eq!(fp, fingerprint("abc"));
+        assert!(token_key_and_fingerprint(&"x".repeat(MAX_TOKEN_BYTES + 1)).is_none());
     }
 
     #[test]

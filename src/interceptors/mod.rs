@@ -503,8 +503,8 @@ pub fn resolve_token(
     token: &str,
     place: Place,
 ) -> Result<(Arc<Record>, String), Check> {
-    let fp = records::fingerprint(token);
-    let Some(key) = records::token_key(token) else {
+    let Some((key, fp)) = records::token_key_and_fingerprint(token) else {
+        let fp = records::fingerprint(token);
         return Err(c.deny(
             place,
             Cause::TooLong,
