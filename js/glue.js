@@ -10,11 +10,11 @@ export function init(names) {
 
 /**
  * Forwards `req` to `url` as `fetch(url, { method, headers, body })` with the original body
- * stream. `remove` and `set` are "\n"-separated (names; name/value pairs). On a network error
- * `onError(slot, error)` supplies the answer; `onOk(slot, response)`, when given, sees the
- * origin's response and returns it.
+ * stream, or with `bytes` when an interceptor has read the body. `remove` and `set` are
+ * "\n"-separated (names; name/value pairs). On a network error `onError(slot, error)` supplies
+ * the answer; `onOk(slot, response)`, when given, sees the origin's response and returns it.
  */
-export function forward(req, url, remove, set, onError, slot, onOk) {
+export function forward(req, url, remove, set, onError, slot, onOk, bytes) {
   const headers = new Headers(req.headers);
   for (const n of alwaysRemove) headers.delete(n);
   if (remove) for (const n of remove.split("\n")) headers.delete(n);
@@ -24,8 +24,28 @@ export function forward(req, url, remove, set, onError, slot, onOk) {
   }
   const method = req.method;
   const init = { method, headers, redirect: "manual" };
-  if (method !== "GET" && method !== "HEAD" && req.body) init.body = req.body;
+  if (method !== "GET" && method !== "HEAD") {
+    if (bytes) init.body = bytes;
+    else if (req.body) init.body = req.body;
+  }
   return fetch(url, init).then(onOk ? (r) => onOk(slot, r) : undefined, (e) => onError(slot, e));
+}
+
+/**
+ * Claims a nonce in the nonce store (Durable Object namespace `ns`, instance `nonce-<shard>`):
+ * resolves to true when the nonce was fresh, false when it was replayed; rejects when the store
+ * cannot answer.
+ */
+export function claimNonce(ns, shard, claim) {
+  if (!ns || typeof ns.idFromName !== "function") {
+    return Promise.reject(new Error("the NONCES Durable Object binding is missing"));
+  }
+  const stub = ns.get(ns.idFromName(`nonce-${shard}`));
+  return stub.fetch("https://nonce-store/claim", { method: "POST", body: claim }).then((r) => {
+    if (r.status === 204) return true;
+    if (r.status === 409) return false;
+    throw new Error(`nonce store answered ${r.status}`);
+  });
 }
 
 /** A response written by the gateway itself (denials, faults, routing misses). */

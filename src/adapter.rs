@@ -8,6 +8,7 @@
 //! per-isolate closure resumes it (`wait` / `resume`), fills the caches and asks the core again.
 
 use crate::cache::{Layered, RecordCache, Slot};
+use crate::jobs::{Settled, WithSettled};
 use crate::pipeline::{self, Answer, Decision, Input, Need, Reply, Step};
 use crate::policy::{self, Policy};
 use crate::request::RequestView;
@@ -30,6 +31,8 @@ extern crate worker as _;
 
 const KV_BINDING: &str = "RECORDS";
 const POLICY_BINDING: &str = "POLICY";
+/// The nonce store's Durable Object namespace (RFC 9421 replay protection).
+const NONCE_BINDING: &str = "NONCES";
 /// Rounds of KV reads one request may take (OAuth: 1; Access Token: token, then its app).
 /// JWT: the issuer's keys (KV and/or JWKS), a JWKS refetch for an unknown kid, the signature
 /// (with the token's jti and app records), and what later interceptors read.
@@ -53,7 +56,12 @@ extern "C" {
         on_error: &JsValue,
         slot: u32,
         on_ok: &JsValue,
+        body: Option<js_sys::Uint8Array>,
     ) -> Promise;
+    /// Claims a nonce in the nonce store's instance `nonce-<shard>`: resolves to true when it
+    /// was fresh, false when replayed.
+    #[wasm_bindgen(js_name = claimNonce)]
+    fn glue_claim_nonce(ns: &JsValue, shard: u32, claim: &str) -> Promise;
     /// `new Response(body, { status, headers: { content-type, allow? } })`.
     #[wasm_bindgen(js_name = reply)]
     fn glue_reply(status: u16, content_type: &str, body: &str, allow: Option<String>) -> Response;
@@ -196,6 +204,8 @@ struct JsRequest {
     /// Headers read so far: a request asked again after a cold-path round reads each header
     /// (a JWT is hundreds of bytes) from JavaScript once.
     seen: RefCell<Vec<(String, Option<String>)>>,
+    /// The body, once an interceptor asked for it; forwarded as these same bytes.
+    body: std::cell::OnceCell<Vec<u8>>,
 }
 
 impl RequestView for JsRequest {
@@ -213,6 +223,9 @@ impl RequestView for JsRequest {
         self.seen.borrow_mut().push((name.to_string(), v.clone()));
         v
     }
+    fn body(&self) -> Option<&[u8]> {
+        self.body.get().map(Vec::as_slice)
+    }
 }
 
 #[wasm_bindgen]
@@ -224,6 +237,7 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
         method: req.method(),
         req,
         seen: RefCell::new(Vec::new()),
+        body: std::cell::OnceCell::new(),
     };
     let incoming = view.header("traceparent");
     let (tc, step, sample) = with_state(&env, |state| {
@@ -247,11 +261,15 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
             cache: &state.cache,
             now_ms,
         };
+        let none = HashMap::new();
         let step = jwt::with_caches(state.cache.settings().max_entries, |caches| {
-            let source = WithJwt {
-                records,
-                jwt: caches,
-                now_ms,
+            let source = WithSettled {
+                inner: WithJwt {
+                    records,
+                    jwt: caches,
+                    now_ms,
+                },
+                settled: &none,
             };
             pipeline::decide(&policy, &input, &source)
         });
@@ -268,6 +286,7 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
                 sample,
                 now_ms,
                 fetched: HashMap::new(),
+                settled: HashMap::new(),
                 asked: Vec::new(),
                 rounds: 0,
             };
@@ -286,6 +305,8 @@ struct Waiting {
     now_ms: u64,
     /// What this request got so far (the cache may keep nothing, e.g. with a TTL of 0).
     fetched: HashMap<String, Slot>,
+    /// What the runtime answered for this request's signatures and nonce claims.
+    settled: HashMap<String, Settled>,
     /// What was asked in this round, in the order of the results.
     asked: Vec<Need>,
     rounds: usize,
@@ -327,7 +348,12 @@ fn wait(mut w: Waiting, needs: Vec<Need>) -> Promise {
     w.rounds += 1;
     let mut asked: Vec<Need> = Vec::with_capacity(needs.len());
     for need in needs {
-        if !matches!(&need, Need::Kv(k) if asked.iter().any(|a| a.kv() == Some(k))) {
+        let repeated = match &need {
+            Need::Kv(k) => asked.iter().any(|a| a.kv() == Some(k)),
+            Need::Body => asked.iter().any(|a| matches!(a, Need::Body)),
+            _ => false,
+        };
+        if !repeated {
             asked.push(need);
         }
     }
@@ -341,6 +367,18 @@ fn wait(mut w: Waiting, needs: Vec<Need>) -> Promise {
                 let msg = format!("KV binding {KV_BINDING}: {}", jwt::js_error(e));
                 Promise::reject(&JsValue::from_str(&msg))
             }),
+            Need::Body => w
+                .view
+                .req
+                .array_buffer()
+                .unwrap_or_else(|e| Promise::reject(&e)),
+            Need::Signature(job) => jwt::verify_signature(job),
+            Need::Nonce(claim) => glue_claim_nonce(
+                &Reflect::get(&w.env, &JsValue::from_str(NONCE_BINDING))
+                    .unwrap_or(JsValue::UNDEFINED),
+                claim.shard,
+                &claim.body(),
+            ),
             other => jwt::promise_for(other),
         };
         promises.set(i as u32, p.into());
@@ -390,6 +428,22 @@ fn resume(slot: u32, settled: JsValue) -> Promise {
                 };
                 slots.push((key, slot));
             }
+            Need::Body => match outcome {
+                Ok(v) => {
+                    let _ = w.view.body.set(js_sys::Uint8Array::new(&v).to_vec());
+                }
+                Err(e) => {
+                    let e = format!("reading the request body: {}", jwt::js_error(e));
+                    w.settled
+                        .insert(crate::jobs::BODY_ID.into(), Settled::Failed(e.into()));
+                }
+            },
+            Need::Signature(job) => {
+                w.settled.insert(job.id.clone(), settled_from(outcome));
+            }
+            Need::Nonce(claim) => {
+                w.settled.insert(claim.id.clone(), settled_from(outcome));
+            }
             other => got.push(jwt::got(other, outcome)),
         }
     }
@@ -414,10 +468,13 @@ fn resume(slot: u32, settled: JsValue) -> Promise {
         };
         jwt::with_caches(state.cache.settings().max_entries, |caches| {
             jwt::record(caches, got, now_ms);
-            let source = WithJwt {
-                records,
-                jwt: caches,
-                now_ms,
+            let source = WithSettled {
+                inner: WithJwt {
+                    records,
+                    jwt: caches,
+                    now_ms,
+                },
+                settled: &w.settled,
             };
             pipeline::decide(&policy, &input, &source)
         })
@@ -495,9 +552,21 @@ fn respond(
                     s.err.as_ref(),
                     slot,
                     &on_ok,
+                    view.body
+                        .get()
+                        .map(|b| js_sys::Uint8Array::from(b.as_slice())),
                 )
             })
         }
+    }
+}
+
+/// A settled signature verification or nonce claim: true, false, or why there is no answer.
+fn settled_from(outcome: Result<JsValue, JsValue>) -> Settled {
+    match outcome {
+        Ok(v) if v.as_bool() == Some(true) => Settled::Yes,
+        Ok(_) => Settled::No,
+        Err(e) => Settled::Failed(jwt::js_error(e).into()),
     }
 }
 

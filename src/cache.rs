@@ -52,6 +52,11 @@ pub trait RecordSource {
 
     /// Keeps a verdict the core made itself (HMAC), where the source can keep one.
     fn remember(&self, _verdict: crate::verify::Remember<'_>) {}
+
+    /// What the runtime answered for this request's signature job or nonce claim, by id.
+    fn settled(&self, _id: &str) -> Option<crate::jobs::Settled> {
+        None
+    }
 }
 
 impl RecordSource for HashMap<String, Slot> {

@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod forward;
 pub mod interceptors;
+pub mod jobs;
 pub mod keys;
 pub mod locate;
 pub mod message;
@@ -30,5 +31,7 @@ pub mod ops;
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;
+#[cfg(target_arch = "wasm32")]
+mod nonce_store;
 #[cfg(target_arch = "wasm32")]
 mod shipper;

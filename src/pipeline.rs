@@ -9,6 +9,7 @@
 use crate::cache::RecordSource;
 use crate::forward::{self, ForwardPlan};
 use crate::interceptors::{Call, Check, Hide, Identity, Interceptor};
+use crate::jobs::{NonceClaim, SigJob};
 use crate::policy::{Api, Policy};
 use crate::request::{RequestView, Target};
 use crate::route::under_base;
@@ -30,7 +31,9 @@ impl Reply {
     /// A plain-text answer for a gateway fault or routing miss; never any detail.
     pub fn plain(status: u16) -> Reply {
         let body = match status {
+            400 => "Bad Request",
             404 => "Not Found",
+            413 => "Payload Too Large",
             405 => "Method Not Allowed",
             500 => "Internal Server Error",
             502 => "Bad Gateway",
@@ -77,6 +80,12 @@ pub enum Need {
     Jwks(String),
     /// A signature to verify (RSA, RSA-PSS, ECDSA, Ed25519: the runtime's WebCrypto).
     Verify(Arc<VerifyJob>),
+    /// The request body (read once, then forwarded as the same bytes).
+    Body,
+    /// A signature over request data, verified with an app's key in WebCrypto.
+    Signature(Arc<SigJob>),
+    /// A nonce to claim in the nonce store (replay protection).
+    Nonce(Arc<NonceClaim>),
 }
 
 impl Need {

@@ -11,6 +11,11 @@ pub trait RequestView {
     fn url(&self) -> &str;
     /// One header's value; repeated headers arrive joined with `", "` by the runtime.
     fn header(&self, name: &str) -> Option<String>;
+    /// The request body, once read. Bodies are read only when an interceptor asks for them
+    /// ([`crate::pipeline::Need::Body`]); until then (and for requests never asked) `None`.
+    fn body(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// Path and query of an absolute URL, borrowed from it.
@@ -57,6 +62,8 @@ pub struct TestRequest {
     pub url: String,
     /// Header names are matched case-insensitively, as the runtime does.
     pub headers: Vec<(String, String)>,
+    /// The body, as if already read (`None`: not read yet).
+    pub body: Option<Vec<u8>>,
 }
 
 impl TestRequest {
@@ -65,7 +72,14 @@ impl TestRequest {
             method: method.to_string(),
             url: url.to_string(),
             headers: Vec::new(),
+            body: None,
         }
+    }
+
+    /// Sets the body, as the adapter does once it has read it.
+    pub fn with_body(mut self, body: &[u8]) -> Self {
+        self.body = Some(body.to_vec());
+        self
     }
 
     /// Adds a header; adding the same name twice joins the values with `", "` like the runtime.
@@ -96,6 +110,9 @@ impl RequestView for TestRequest {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.clone())
+    }
+    fn body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
     }
 }
 

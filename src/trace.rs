@@ -56,6 +56,17 @@ pub enum Cause {
     KeysUnavailable,
     /// A key the runtime could not import or use (500).
     BadKey,
+    // Digital Signature.
+    /// The signature does not cover a component the policy requires.
+    MissingComponent,
+    /// The signature was created in the future, beyond the allowed clock skew.
+    ClockSkew,
+    /// `Content-Digest` does not match the body.
+    DigestMismatch,
+    /// The signature's nonce was already used within its window.
+    Replayed,
+    /// The body is larger than the interceptor reads (413).
+    BodyTooLarge,
 }
 
 /// One step of the decision.

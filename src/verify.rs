@@ -336,6 +336,10 @@ impl<S: RecordSource + ?Sized> RecordSource for &S {
     fn remember(&self, v: Remember<'_>) {
         (**self).remember(v)
     }
+
+    fn settled(&self, id: &str) -> Option<crate::jobs::Settled> {
+        (**self).settled(id)
+    }
 }
 
 #[cfg(test)]

@@ -277,6 +277,7 @@ impl Gateway {
                         let verdict = host_verify(&job);
                         self.jwt.verified.borrow_mut().record(&job, verdict, now_ms);
                     }
+                    other => panic!("a JWT policy needs no {other:?}"),
                 }
             }
         }

@@ -6,6 +6,7 @@
 //! key is imported once, not per request. Concurrent requests that need the same JWKS share one
 //! fetch.
 
+use crate::jobs::SigJob;
 use crate::keys::{Key, Material, WebCrypto};
 use crate::pipeline::Need;
 use crate::verify::{JwtCaches, Verdict, VerifyJob};
@@ -74,17 +75,43 @@ pub fn promise_for(need: &Need) -> Promise {
             };
             match CRYPTO_KEYS.with(|m| m.borrow().get(&job.key.id).cloned()) {
                 // The key is imported: WebCrypto's own promise, nothing in between.
-                Some(key) => verify(job, &wc, &key),
+                Some(key) => verify(&wc, &key, &job.signature, job.signing_input.as_bytes()),
                 None => {
                     let job = job.clone();
                     wasm_bindgen_futures::future_to_promise(async move {
-                        let key = crypto_key(&job.key, &wc).await.map_err(JsValue::from)?;
-                        JsFuture::from(verify(&job, &wc, &key)).await
+                        let key = crypto_key(job.key.id, &job.key, &wc)
+                            .await
+                            .map_err(JsValue::from)?;
+                        JsFuture::from(verify(
+                            &wc,
+                            &key,
+                            &job.signature,
+                            job.signing_input.as_bytes(),
+                        ))
+                        .await
                     })
                 }
             }
         }
-        Need::Kv(_) => Promise::reject(&JsValue::from_str("KV needs are read by the adapter")),
+        _ => Promise::reject(&JsValue::from_str("read by the adapter")),
+    }
+}
+
+/// The promise verifying a signature over request data (Digital Signature) with an app's key:
+/// resolves to true or false, rejects when the key cannot be imported.
+pub fn verify_signature(job: &Arc<SigJob>) -> Promise {
+    let id = job.crypto_key_id();
+    match CRYPTO_KEYS.with(|m| m.borrow().get(&id).cloned()) {
+        Some(key) => verify(&job.wc, &key, &job.signature, &job.data),
+        None => {
+            let job = job.clone();
+            wasm_bindgen_futures::future_to_promise(async move {
+                let key = crypto_key(id, &job.key, &job.wc)
+                    .await
+                    .map_err(JsValue::from)?;
+                JsFuture::from(verify(&job.wc, &key, &job.signature, &job.data)).await
+            })
+        }
     }
 }
 
@@ -105,7 +132,7 @@ pub fn got(need: Need, outcome: Result<JsValue, JsValue>) -> Got {
             };
             Got::Verdict(job, verdict)
         }
-        Need::Kv(_) => unreachable!("KV needs are read by the adapter"),
+        _ => unreachable!("read by the adapter"),
     }
 }
 
@@ -223,8 +250,10 @@ fn new_verify_params(wc: &WebCrypto) -> Object {
     o
 }
 
-async fn crypto_key(key: &Key, wc: &WebCrypto) -> Result<CryptoKey, String> {
-    if let Some(k) = CRYPTO_KEYS.with(|m| m.borrow().get(&key.id).cloned()) {
+/// The imported `CryptoKey` kept under `id` (the key and its import parameters), imported now
+/// if needed.
+async fn crypto_key(id: u64, key: &Key, wc: &WebCrypto) -> Result<CryptoKey, String> {
+    if let Some(k) = CRYPTO_KEYS.with(|m| m.borrow().get(&id).cloned()) {
         return Ok(k);
     }
     let usages = Array::of1(&JsValue::from_str("verify"));
@@ -252,22 +281,15 @@ async fn crypto_key(key: &Key, wc: &WebCrypto) -> Result<CryptoKey, String> {
         if m.len() >= MAX_CRYPTO_KEYS {
             m.clear();
         }
-        m.insert(key.id, k.clone());
+        m.insert(id, k.clone());
     });
     Ok(k)
 }
 
-/// `crypto.subtle.verify(...)` of the job with an imported key: resolves to true or false.
-fn verify(job: &VerifyJob, wc: &WebCrypto, key: &CryptoKey) -> Promise {
+/// `crypto.subtle.verify(...)` with an imported key: resolves to true or false.
+fn verify(wc: &WebCrypto, key: &CryptoKey, signature: &[u8], data: &[u8]) -> Promise {
     let params = verify_params(wc);
     SUBTLE
-        .with(|s| {
-            s.verify_with_object_and_u8_array_and_u8_array(
-                &params,
-                key,
-                &job.signature,
-                job.signing_input.as_bytes(),
-            )
-        })
+        .with(|s| s.verify_with_object_and_u8_array_and_u8_array(&params, key, signature, data))
         .unwrap_or_else(|e| Promise::reject(&e))
 }

@@ -313,6 +313,11 @@ fn seconds(o: &mut Obj<'_>, key: &'static str, errs: &mut Vec<String>) -> Option
 }
 
 impl Jwt {
+    /// Whether a pass identifies an app (an identity claim is configured).
+    pub fn identifies(&self) -> bool {
+        !self.identity_claims.is_empty()
+    }
+
     pub fn compile(o: &mut Obj<'_>, docs: &str, errs: &mut Vec<String>) -> Jwt {
         let common = Common::compile(o, "jwt", Label::Jwt, "Authorization", LOCATIONS, docs, errs);
         let reads_header = common.location.places().contains(&Place::Header);
@@ -1201,6 +1206,7 @@ mod tests {
                                 self.now_ms,
                             );
                         }
+                        other => panic!("a JWT check needs no {other:?}"),
                     }
                 }
             }

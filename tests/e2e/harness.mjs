@@ -308,6 +308,8 @@ function miniflareOptions({ policy, hasPolicy, brokenKv, extraBindings, onStdout
     ],
     compatibilityDate: '2025-01-01',
     kvNamespaces: brokenKv ? [] : ['RECORDS'],
+    // The nonce store (RFC 9421 replay protection), SQLite-backed as in wrangler.toml.
+    durableObjects: { NONCES: { className: 'NonceStore', useSQLite: true } },
     bindings,
     cf: false,
     host: '127.0.0.1',
