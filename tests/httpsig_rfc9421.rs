@@ -13,11 +13,8 @@ use edge_interceptors::httpsig::{
 use edge_interceptors::request::TestRequest;
 use serde_json::Value;
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rfc9421");
-
-fn load(name: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/{name}")).unwrap()).unwrap()
-}
+mod common;
+use common::{load, verify, RFC9421 as DIR};
 
 fn request(v: &Value) -> TestRequest {
     let mut r = TestRequest::new(v["method"].as_str().unwrap(), v["url"].as_str().unwrap());
@@ -25,49 +22,6 @@ fn request(v: &Value) -> TestRequest {
         r = r.with_header(h[0].as_str().unwrap(), h[1].as_str().unwrap());
     }
     r
-}
-
-fn pem_der(pem: &str) -> Vec<u8> {
-    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    STANDARD.decode(b64).unwrap()
-}
-
-/// Verifies `sig` over `base` with the named RFC key, as WebCrypto would.
-fn verify(keys: &Value, key: &str, alg: Algorithm, base: &[u8], sig: &[u8]) -> bool {
-    let k = &keys["keys"][key];
-    match alg {
-        Algorithm::HmacSha256 => {
-            let secret = STANDARD
-                .decode(k["secret_base64"].as_str().unwrap())
-                .unwrap();
-            verify_hmac_sha256(&secret, base, sig)
-        }
-        Algorithm::RsaPssSha512 | Algorithm::RsaV15Sha256 => {
-            use rsa::pkcs8::DecodePublicKey;
-            use rsa::signature::Verifier;
-            let der = pem_der(k["public_spki_pem"].as_str().unwrap());
-            let pk = rsa::RsaPublicKey::from_public_key_der(&der).unwrap();
-            if alg == Algorithm::RsaPssSha512 {
-                let vk = rsa::pss::VerifyingKey::<sha2::Sha512>::new_with_salt_len(pk, 64);
-                rsa::pss::Signature::try_from(sig).is_ok_and(|s| vk.verify(base, &s).is_ok())
-            } else {
-                let vk = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(pk);
-                rsa::pkcs1v15::Signature::try_from(sig).is_ok_and(|s| vk.verify(base, &s).is_ok())
-            }
-        }
-        Algorithm::EcdsaP256Sha256 => {
-            use p256::ecdsa::signature::Verifier;
-            use p256::pkcs8::DecodePublicKey;
-            let der = pem_der(k["public_spki_pem"].as_str().unwrap());
-            let vk = p256::ecdsa::VerifyingKey::from_public_key_der(&der).unwrap();
-            p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| vk.verify(base, &s).is_ok())
-        }
-        Algorithm::Ed25519 => {
-            let der = pem_der(k["public_spki_pem"].as_str().unwrap());
-            let pk = ed25519_compact::PublicKey::from_slice(&der[12..]).unwrap();
-            ed25519_compact::Signature::from_slice(sig).is_ok_and(|s| pk.verify(base, &s).is_ok())
-        }
-    }
 }
 
 fn parse_case(c: &Value) -> Signature {
