@@ -327,6 +327,18 @@ impl Signature {
     }
 }
 
+/// Most signatures [`parse_signatures`] accepts in one request (a bound on the work an
+/// untrusted header can cause).
+pub const MAX_SIGNATURES: usize = 16;
+/// Most covered components in one signature.
+pub const MAX_COMPONENTS: usize = 64;
+/// Most parameters on one component, or signature parameters on one signature.
+pub const MAX_PARAMS: usize = 16;
+
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
 fn malformed(what: impl std::fmt::Display) -> Error {
     Error::Malformed(what.to_string())
 }
@@ -344,11 +356,15 @@ pub fn parse_signatures(signature_input: &str, signature: &str) -> Result<Vec<Si
         .map_err(|e| malformed(format_args!("Signature-Input: {e}")))?;
     let sigs = sfv::parse_dictionary_raw(signature.trim_matches([' ', '\t']))
         .map_err(|e| malformed(format_args!("Signature: {e}")))?;
+    if inputs.len() > MAX_SIGNATURES || sigs.len() > MAX_SIGNATURES {
+        return Err(malformed(format_args!(
+            "more than {MAX_SIGNATURES} signatures"
+        )));
+    }
     for d in [&inputs, &sigs] {
-        for (i, (label, _)) in d.iter().enumerate() {
-            if d[..i].iter().any(|(l, _)| l == label) {
-                return Err(Error::DuplicateLabel(label.clone()));
-            }
+        let mut seen = std::collections::HashSet::with_capacity(d.len());
+        if let Some((label, _)) = d.iter().find(|(l, _)| !seen.insert(l.as_str())) {
+            return Err(Error::DuplicateLabel(label.clone()));
         }
     }
     if let Some((label, _)) = sigs
@@ -379,6 +395,17 @@ pub fn parse_signatures(signature_input: &str, signature: &str) -> Result<Vec<Si
                 "Signature-Input {label:?} is not an inner list"
             )));
         };
+        if list.items.len() > MAX_COMPONENTS {
+            return Err(malformed(format_args!(
+                "Signature-Input {label:?}: more than {MAX_COMPONENTS} components"
+            )));
+        }
+        if list.params.len() > MAX_PARAMS || list.items.iter().any(|i| i.params.len() > MAX_PARAMS)
+        {
+            return Err(malformed(format_args!(
+                "Signature-Input {label:?}: more than {MAX_PARAMS} parameters"
+            )));
+        }
         let mut components: Vec<Component> = Vec::with_capacity(list.items.len());
         for item in &list.items {
             let BareItem::String(name) = &item.bare else {
@@ -391,9 +418,10 @@ pub fn parse_signatures(signature_input: &str, signature: &str) -> Result<Vec<Si
                     "Signature-Input {label:?}: repeated parameter on {name:?}"
                 )));
             }
-            if name.is_empty() || name.bytes().any(|c| c.is_ascii_uppercase()) {
+            let body = name.strip_prefix('@').unwrap_or(name);
+            if body.is_empty() || !body.bytes().all(|c| is_tchar(c) && !c.is_ascii_uppercase()) {
                 return Err(malformed(format_args!(
-                    "Signature-Input {label:?}: component name {name:?} must be lowercase and not empty"
+                    "Signature-Input {label:?}: component name {name:?} is not a lowercase field or derived name"
                 )));
             }
             if name == "@signature-params" {
@@ -803,6 +831,9 @@ mod tests {
             ("s=(\"a\" \"a\")", "s=:AAAA:"),
             ("s=(\"a\";sf;key=\"x\" \"a\";key=\"x\";sf)", "s=:AAAA:"),
             ("s=()é", "s=:AAAA:"),
+            ("s=(\"content type\")", "s=:AAAA:"),
+            ("s=(\"a:b\")", "s=:AAAA:"),
+            ("s=(\"@\")", "s=:AAAA:"),
         ];
         for (i, s) in cases {
             assert!(parse_signatures(i, s).is_err(), "{i:?} / {s:?}");
@@ -811,6 +842,26 @@ mod tests {
             parse_signatures("s=(), s=()", "s=:AAAA:"),
             Err(Error::DuplicateLabel("s".into()))
         );
+        // Bounded work for untrusted input.
+        let many: Vec<String> = (0..=MAX_SIGNATURES).map(|i| format!("s{i}=()")).collect();
+        let sigs: Vec<String> = (0..=MAX_SIGNATURES)
+            .map(|i| format!("s{i}=:AAAA:"))
+            .collect();
+        assert!(matches!(
+            parse_signatures(&many.join(", "), &sigs.join(", ")),
+            Err(Error::Malformed(_))
+        ));
+        assert!(parse_signatures(&many[1..].join(", "), &sigs[1..].join(", ")).is_ok());
+        let comps: Vec<String> = (0..=MAX_COMPONENTS).map(|i| format!("\"h{i}\"")).collect();
+        assert!(matches!(
+            parse_signatures(&format!("s=({})", comps.join(" ")), "s=:AAAA:"),
+            Err(Error::Malformed(_))
+        ));
+        let params: Vec<String> = (0..=MAX_PARAMS).map(|i| format!(";p{i}=1")).collect();
+        assert!(matches!(
+            parse_signatures(&format!("s=(){}", params.concat()), "s=:AAAA:"),
+            Err(Error::Malformed(_))
+        ));
         assert_eq!(
             parse_signatures("s=()", "t=:AAAA:"),
             Err(Error::LabelMismatch("t".into()))
@@ -998,6 +1049,54 @@ mod tests {
             base_of(&req, "(\"x\")"),
             Err(Error::InvalidComponentValue { .. })
         ));
+    }
+
+    #[test]
+    fn arbitrary_input_is_an_error_never_a_panic() {
+        let input = "sig1=(\"@method\" \"@query-param\";name=\"a\" \"x\";key=\"k\" \"y\";sf \"z\";bs);created=1618884473;keyid=\"k\";alg=\"hmac-sha256\";d=1.5, sig2=()";
+        let sig = "sig1=:AQID:, sig2=:BAU=:";
+        let req = TestRequest::new("GET", "https://h/p?a=1&b=%ZZ&c")
+            .with_header("x", "k=(1 2);p, j=?0")
+            .with_header("y", "1, 2")
+            .with_header("z", "caf");
+        let alphabet: Vec<char> = " \t\"\\();=,:?*@-.%é1aAZ/+".chars().collect();
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut tried = 0;
+        for (field, other, first) in [(input, sig, true), (sig, input, false)] {
+            let chars: Vec<char> = field.chars().collect();
+            for cut in 0..=chars.len() {
+                let mut variants = vec![chars[..cut].iter().collect::<String>()];
+                for _ in 0..8 {
+                    let mut m = chars.clone();
+                    if cut < m.len() {
+                        m[cut] = alphabet[next(alphabet.len())];
+                    }
+                    variants.push(m.into_iter().collect());
+                }
+                for v in variants {
+                    let (i, s) = if first {
+                        (v.as_str(), other)
+                    } else {
+                        (other, v.as_str())
+                    };
+                    if let Ok(sigs) = parse_signatures(i, s) {
+                        for one in &sigs {
+                            let _ = signature_base(&req, one);
+                            let _ = one.algorithm();
+                        }
+                    }
+                    let _ = crate::digest::check_content_digest(&v, b"body");
+                    tried += 1;
+                }
+            }
+        }
+        assert!(tried > 1000);
     }
 
     #[test]

@@ -475,16 +475,9 @@ pub fn parse_item_raw(input: &str) -> Result<Item, SfvError> {
 
 /// Parses a Dictionary per RFC 8941 (a repeated key overwrites the earlier value in place).
 pub fn parse_dictionary(input: &str) -> Result<Dictionary, SfvError> {
-    let raw = parse_dictionary_raw(input)?;
-    let mut out: Dictionary = Vec::with_capacity(raw.len());
-    for (k, mut m) in raw {
-        dedup_member(&mut m);
-        match out.iter_mut().find(|(ok, _)| *ok == k) {
-            Some(slot) => slot.1 = m,
-            None => out.push((k, m)),
-        }
-    }
-    Ok(out)
+    let mut raw = parse_dictionary_raw(input)?;
+    raw.iter_mut().for_each(|(_, m)| dedup_member(m));
+    Ok(last_wins(raw))
 }
 
 /// Parses a List per RFC 8941.
@@ -512,12 +505,27 @@ pub fn reserialize(input: &str, ty: SfType) -> Result<String, SfvError> {
     Ok(out)
 }
 
-/// Whether any key occurs twice in `params`.
+/// Whether any key occurs twice in `params` (linear time).
 pub fn has_duplicate_keys(params: &Params) -> bool {
-    params
-        .iter()
-        .enumerate()
-        .any(|(i, (k, _))| params[..i].iter().any(|(k2, _)| k2 == k))
+    let mut seen = std::collections::HashSet::with_capacity(params.len());
+    params.iter().any(|(k, _)| !seen.insert(k.as_str()))
+}
+
+/// Keeps the first position of each key with the last value (RFC 8941 §4.2), in linear time.
+fn last_wins<T>(entries: Vec<(String, T)>) -> Vec<(String, T)> {
+    let mut index: std::collections::HashMap<String, usize> =
+        std::collections::HashMap::with_capacity(entries.len());
+    let mut out: Vec<(String, T)> = Vec::with_capacity(entries.len());
+    for (k, v) in entries {
+        match index.get(&k) {
+            Some(&i) => out[i].1 = v,
+            None => {
+                index.insert(k.clone(), out.len());
+                out.push((k, v));
+            }
+        }
+    }
+    out
 }
 
 fn dedup_member(m: &mut Member) {
@@ -533,17 +541,9 @@ fn dedup_member(m: &mut Member) {
 }
 
 fn dedup_params(p: &mut Params) {
-    if !has_duplicate_keys(p) {
-        return;
+    if has_duplicate_keys(p) {
+        *p = last_wins(std::mem::take(p));
     }
-    let mut out: Params = Vec::with_capacity(p.len());
-    for (k, v) in p.drain(..) {
-        match out.iter_mut().find(|(ok, _)| *ok == k) {
-            Some(slot) => slot.1 = v,
-            None => out.push((k, v)),
-        }
-    }
-    *p = out;
 }
 
 /// Appends the strict serialization of a bare item.
