@@ -10,6 +10,33 @@
 //!
 //! Everything is plain data; nothing reads the clock ([`Signature::check_time`] takes it).
 //!
+//! ```
+//! use edge_interceptors::httpsig::{parse_signatures, signature_base, verify_hmac_sha256, Algorithm};
+//! use edge_interceptors::request::{RequestView, TestRequest};
+//! # use base64::Engine as _;
+//! // RFC 9421 B.2.5 (hmac-sha256 with the RFC's test secret).
+//! let req = TestRequest::new("POST", "https://example.com/foo?param=Value&Pet=dog")
+//!     .with_header("Date", "Tue, 20 Apr 2021 02:07:55 GMT")
+//!     .with_header("Content-Type", "application/json")
+//!     .with_header("Signature-Input", r#"sig-b25=("date" "@authority" "content-type");created=1618884473;keyid="test-shared-secret""#)
+//!     .with_header("Signature", "sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:");
+//! let sigs = parse_signatures(
+//!     &req.header("signature-input").unwrap(),
+//!     &req.header("signature").unwrap(),
+//! )?;
+//! let sig = &sigs[0];
+//! assert_eq!(sig.params.keyid.as_deref(), Some("test-shared-secret"));
+//! sig.check_time(1618884480, 5, Some(300))?;               // the caller's clock
+//! let alg = sig.resolve_algorithm(Algorithm::HmacSha256)?; // the key's algorithm
+//! let base = signature_base(&req, sig)?;
+//! let secret = base64::engine::general_purpose::STANDARD.decode(
+//!     "uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ==",
+//! ).unwrap();
+//! assert!(alg.webcrypto().is_none()); // HMAC: verified here; others go to WebCrypto
+//! assert!(verify_hmac_sha256(&secret, base.as_bytes(), &sig.signature));
+//! # Ok::<(), edge_interceptors::httpsig::Error>(())
+//! ```
+//!
 //! Deliberate limits, each an error value rather than a guess:
 //! - `@status`, `;req` and `;tr` (responses and trailers) are [`Error::UnsupportedComponent`].
 //! - `@request-target` is the origin form (`/path?query`): what a Worker receives.
@@ -59,6 +86,13 @@ pub enum Error {
     },
     /// The `alg` parameter (or a configured name) is not one of [`Algorithm::NAMES`].
     UnknownAlgorithm(String),
+    /// The `alg` parameter names another algorithm than the key's (RFC 9421 §3.2 step 6.4).
+    AlgorithmMismatch {
+        /// The algorithm of the configured key.
+        expected: Algorithm,
+        /// What the signature's `alg` parameter says.
+        stated: String,
+    },
     /// `created` is later than now (plus leeway).
     CreatedInFuture,
     /// `expires` is past (minus leeway).
@@ -90,6 +124,11 @@ impl std::fmt::Display for Error {
                 f,
                 "unknown signature algorithm {a:?}; expected one of {:?}",
                 Algorithm::NAMES
+            ),
+            Error::AlgorithmMismatch { expected, stated } => write!(
+                f,
+                "signature alg {stated:?} does not match the key's algorithm {:?}",
+                expected.name()
             ),
             Error::CreatedInFuture => write!(f, "signature created in the future"),
             Error::Expired => write!(f, "signature expired"),
@@ -291,6 +330,19 @@ impl Signature {
     /// The `alg` parameter as an [`Algorithm`]: `Ok(None)` when absent, an error when unknown.
     pub fn algorithm(&self) -> Result<Option<Algorithm>, Error> {
         self.params.alg.as_deref().map(Algorithm::parse).transpose()
+    }
+
+    /// The algorithm to verify with, given the one the key is configured for: `expected`,
+    /// unless the `alg` parameter names another one ([`Error::AlgorithmMismatch`], also for an
+    /// unknown name).
+    pub fn resolve_algorithm(&self, expected: Algorithm) -> Result<Algorithm, Error> {
+        match self.params.alg.as_deref() {
+            Some(stated) if stated != expected.name() => Err(Error::AlgorithmMismatch {
+                expected,
+                stated: stated.to_string(),
+            }),
+            _ => Ok(expected),
+        }
     }
 
     /// Whether a component with this name (any parameters) is covered.
@@ -1110,6 +1162,27 @@ mod tests {
         assert_eq!(
             one("()").unwrap().check_time(1500, 0, Some(100)),
             Err(Error::MissingCreated)
+        );
+    }
+
+    #[test]
+    fn algorithm_resolution() {
+        let s = one("();alg=\"ed25519\"").unwrap();
+        assert_eq!(
+            s.resolve_algorithm(Algorithm::Ed25519),
+            Ok(Algorithm::Ed25519)
+        );
+        assert_eq!(
+            s.resolve_algorithm(Algorithm::HmacSha256),
+            Err(Error::AlgorithmMismatch {
+                expected: Algorithm::HmacSha256,
+                stated: "ed25519".into()
+            })
+        );
+        let s = one("()").unwrap();
+        assert_eq!(
+            s.resolve_algorithm(Algorithm::HmacSha256),
+            Ok(Algorithm::HmacSha256)
         );
     }
 
