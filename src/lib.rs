@@ -9,8 +9,11 @@
 //! runtime performs with their caches ([`verify`]). The adapter, compiled only for `wasm32`, is
 //! the one place that touches the Workers runtime.
 
+pub mod bodysig;
 pub mod cache;
+pub mod digest;
 pub mod forward;
+pub mod httpsig;
 pub mod interceptors;
 pub mod jobs;
 pub mod keys;
