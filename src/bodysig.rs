@@ -11,8 +11,9 @@
 //!
 //! The signature value ([`decode_signature`]) is standard base64 (RFC 4648 §4 alphabet `A-Z a-z
 //! 0-9 + /`) with `=` padding required, no whitespace or line breaks inside, and no non-zero
-//! trailing bits; spaces and tabs around the header value are ignored. URL-safe base64 and
-//! unpadded values are refused.
+//! trailing bits. Nothing is trimmed: a value with a space, tab or line break around it is
+//! refused (credentials are compared exactly as sent). URL-safe base64 and unpadded values are
+//! refused.
 //!
 //! RSA keys ([`RsaKey`]) are read from PEM (`PUBLIC KEY` = SubjectPublicKeyInfo, or
 //! `RSA PUBLIC KEY` = PKCS#1) or DER, and always expose the SPKI DER for WebCrypto's import.
@@ -192,9 +193,9 @@ impl BodyAlg {
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// Decodes a body-signature header value: standard base64 with `=` padding required, nothing
-/// but spaces/tabs around it. See the module documentation.
+/// around it (never trimmed). See the module documentation.
 pub fn decode_signature(value: &str) -> Result<Vec<u8>, BodySigError> {
-    let v = value.trim_matches([' ', '\t']);
+    let v = value;
     if v.is_empty() {
         return Err(BodySigError::BadEncoding("empty"));
     }
@@ -245,6 +246,17 @@ impl RsaKey {
     pub fn from_der(der: &[u8]) -> Result<RsaKey, BodySigError> {
         let key = rsa::RsaPublicKey::from_public_key_der(der)
             .map_err(|e| BodySigError::BadKey(e.to_string()))?;
+        RsaKey::from_key(key)
+    }
+
+    /// An RSA key from its modulus and public exponent (big-endian bytes, as in a JWK's `n`
+    /// and `e`).
+    pub fn from_components(n: &[u8], e: &[u8]) -> Result<RsaKey, BodySigError> {
+        let key = rsa::RsaPublicKey::new(
+            rsa::BigUint::from_bytes_be(n),
+            rsa::BigUint::from_bytes_be(e),
+        )
+        .map_err(|e| BodySigError::BadKey(e.to_string()))?;
         RsaKey::from_key(key)
     }
 
@@ -363,9 +375,10 @@ mod tests {
 
     #[test]
     fn base64_rules() {
-        assert_eq!(decode_signature(" aGk= ").unwrap(), b"hi");
+        assert_eq!(decode_signature("aGk=").unwrap(), b"hi");
         for bad in [
-            "", "aGk", "aGk=\n", "aG k=", "a-_=", "aGl=", "aGk==", "=aGk",
+            "", " aGk=", "aGk= ", "\taGk=", "aGk", "aGk=\n", "aG k=", "a-_=", "aGl=", "aGk==",
+            "=aGk",
         ] {
             assert!(
                 matches!(decode_signature(bad), Err(BodySigError::BadEncoding(_))),

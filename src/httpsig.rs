@@ -547,14 +547,14 @@ pub const KNOWN_SF_TYPES: &[(&str, SfType)] = &[
 ///
 /// The result ends with the `"@signature-params"` line and no final newline; it is what the
 /// signature is checked against.
-pub fn signature_base(req: &impl RequestView, sig: &Signature) -> Result<String, Error> {
+pub fn signature_base(req: &(impl RequestView + ?Sized), sig: &Signature) -> Result<String, Error> {
     signature_base_with(req, sig, &[])
 }
 
 /// [`signature_base`] with more fields whose structured type is known (for `;sf`); they are
 /// consulted before [`KNOWN_SF_TYPES`]. Names are lowercase.
 pub fn signature_base_with(
-    req: &impl RequestView,
+    req: &(impl RequestView + ?Sized),
     sig: &Signature,
     sf_types: &[(&str, SfType)],
 ) -> Result<String, Error> {
@@ -706,7 +706,7 @@ fn check_value(v: &str, id: &str) -> Result<(), Error> {
 }
 
 fn field_value(
-    req: &impl RequestView,
+    req: &(impl RequestView + ?Sized),
     c: &Component,
     id: &str,
     sf_types: &[(&str, SfType)],

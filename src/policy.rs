@@ -257,6 +257,18 @@ fn compile_api(v: &Value, i: usize, docs: &str, errs: &mut Vec<String>) -> Optio
         }
         out
     });
+    check_order(&interceptors, None, &path, errs);
+    if let Some(list) = &resources {
+        let identified = interceptors.iter().any(Interceptor::identifies);
+        for (j, r) in list.iter().enumerate() {
+            check_order(
+                &r.interceptors,
+                Some(identified),
+                &format!("{path} resources[{j}]"),
+                errs,
+            );
+        }
+    }
     o.finish(errs);
     Some(Api {
         name: name.into(),
@@ -300,6 +312,28 @@ fn compile_resource(v: &Value, path: &str, docs: &str, errs: &mut Vec<String>) -
         methods,
         interceptors,
     })
+}
+
+/// Interceptors that need an app identified earlier in the chain (Digital Signature) come after
+/// one that identifies it. `identified`: whether the API's own chain identified one (for a
+/// resource's chain, which runs after it).
+fn check_order(
+    chain: &[Interceptor],
+    identified: Option<bool>,
+    path: &str,
+    errs: &mut Vec<String>,
+) {
+    let mut seen = identified.unwrap_or(false);
+    for (k, i) in chain.iter().enumerate() {
+        if i.needs_identity() && !seen {
+            errs.push(format!(
+                "{path} interceptors[{k}]: needs an app identified by an earlier interceptor \
+                 (oauth, access_token, client_id, client_id_secret_encoded, or jwt with \
+                 identity_claims) in the same API or before it in the resource"
+            ));
+        }
+        seen |= i.identifies();
+    }
 }
 
 fn compile_interceptors(
@@ -539,7 +573,7 @@ mod tests {
             "policy.identity_headers.client_id: \"bad header\" is not a valid header name",
             "apis[0] \"orders\".base_path: \"orders/\" must start with '/'",
             "apis[0] \"orders\".origin: \"ftp://x\" must be an http:// or https:// URL",
-            "apis[0] \"orders\" interceptors[0] (oatuh).type: unknown value \"oatuh\"; expected one of [\"oauth\", \"access_token\", \"client_id\", \"client_id_secret_encoded\", \"jwt\"]",
+            "apis[0] \"orders\" interceptors[0] (oatuh).type: unknown value \"oatuh\"; expected one of [\"oauth\", \"access_token\", \"client_id\", \"client_id_secret_encoded\", \"jwt\", \"digital_signature\"]",
             "apis[0] \"orders\" interceptors[1] (access_token): unknown field \"nme\"",
             "apis[0] \"orders\" interceptors[1] (access_token).location: unknown value \"body\"",
             "apis[0] \"orders\" resources[0].path: path \"/a/*/b\": '*' may only be the last segment",

@@ -12,6 +12,7 @@
 pub mod access_token;
 pub mod client_id;
 pub mod client_id_secret_encoded;
+pub mod digital_signature;
 pub mod jwt;
 pub mod oauth;
 
@@ -32,6 +33,7 @@ pub const TYPES: &[&str] = &[
     "client_id",
     "client_id_secret_encoded",
     "jwt",
+    "digital_signature",
 ];
 
 #[derive(Debug)]
@@ -41,6 +43,7 @@ pub enum Interceptor {
     ClientId(client_id::ClientId),
     ClientIdSecretEncoded(client_id_secret_encoded::ClientIdSecretEncoded),
     Jwt(jwt::Jwt),
+    DigitalSignature(digital_signature::DigitalSignature),
 }
 
 impl Interceptor {
@@ -60,6 +63,9 @@ impl Interceptor {
             }
             "client_id" => Interceptor::ClientId(client_id::ClientId::compile(o, docs, errs)),
             "jwt" => Interceptor::Jwt(jwt::Jwt::compile(o, docs, errs)),
+            "digital_signature" => Interceptor::DigitalSignature(
+                digital_signature::DigitalSignature::compile(o, docs, errs),
+            ),
             _ => Interceptor::ClientIdSecretEncoded(
                 client_id_secret_encoded::ClientIdSecretEncoded::compile(o, docs, errs),
             ),
@@ -73,7 +79,26 @@ impl Interceptor {
             Interceptor::ClientId(i) => i.check(call),
             Interceptor::ClientIdSecretEncoded(i) => i.check(call),
             Interceptor::Jwt(i) => i.check(call),
+            Interceptor::DigitalSignature(i) => i.check(call),
         }
+    }
+
+    /// Whether a pass establishes the app (later interceptors such as Digital Signature
+    /// need one).
+    pub fn identifies(&self) -> bool {
+        match self {
+            Interceptor::OAuth(_)
+            | Interceptor::AccessToken(_)
+            | Interceptor::ClientId(_)
+            | Interceptor::ClientIdSecretEncoded(_) => true,
+            Interceptor::Jwt(j) => j.identifies(),
+            Interceptor::DigitalSignature(_) => false,
+        }
+    }
+
+    /// Whether this interceptor needs an app identified by an earlier one.
+    pub fn needs_identity(&self) -> bool {
+        matches!(self, Interceptor::DigitalSignature(_))
     }
 }
 

@@ -1,0 +1,735 @@
+//! Digital Signature: the request is signed with a key registered for the app that an earlier
+//! interceptor identified.
+//!
+//! Two modes:
+//! - `body` (Sensedia-compatible): the signature, standard base64, in a header or query param,
+//!   is over the raw request body bytes exactly as received (an empty body signs the empty
+//!   string), with RSASSA-PKCS1-v1_5 and SHA-1/224/256/384/512 (`SHA256withRSA`, ...) under one
+//!   of the app's RSA keys, or HMAC-SHA256 (`HmacSHA256`) under one of the app's signing
+//!   secrets. RSA goes to the runtime's WebCrypto except SHA-224, which WebCrypto lacks (Rust).
+//! - `http_message_signatures` (RFC 9421): `Signature-Input` / `Signature`, covered components
+//!   checked against the policy, `Content-Digest` (RFC 9530) checked against the body when
+//!   covered, a `created`/`expires` window, `keyid` naming one of the app's keys, and a nonce
+//!   accepted once within the window (the nonce store, a Durable Object).
+//!
+//! The body is read only when the signature covers it, and the same bytes are forwarded.
+
+use super::{fault, Call, Check, Common, Pass};
+use crate::bodysig::{self, BodyAlg, RsaKey};
+use crate::digest;
+use crate::httpsig::{self, Algorithm as HttpSigAlg};
+use crate::jobs::{NonceClaim, Settled, SigJob, BODY_ID};
+use crate::keys::{self, Alg, Key, Kind, Material, Source};
+use crate::locate::Place;
+use crate::message::Label;
+use crate::pipeline::Need;
+use crate::policy::Obj;
+use crate::records::{self, App};
+use crate::trace::{Cause, Entry, Outcome};
+use std::sync::Arc;
+
+pub const MODES: &[&str] = &["body", "http_message_signatures"];
+/// Largest body read to check a signature (bytes), unless the policy says otherwise.
+pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
+
+#[derive(Debug)]
+pub struct DigitalSignature {
+    pub common: Common,
+    mode: Mode,
+    max_body: u64,
+}
+
+#[derive(Debug)]
+enum Mode {
+    Body(BodyAlg),
+    Http(HttpRules),
+}
+
+/// What an RFC 9421 signature must satisfy.
+#[derive(Debug)]
+struct HttpRules {
+    algorithms: Vec<HttpSigAlg>,
+    /// Components every accepted signature covers (lowercase, as written in the policy).
+    required: Vec<String>,
+    /// A request with a body must cover `content-digest`.
+    digest_required_with_body: bool,
+    label: Option<String>,
+    max_age_s: i64,
+    skew_s: i64,
+    require_nonce: bool,
+    shards: u32,
+}
+
+impl DigitalSignature {
+    pub fn compile(o: &mut Obj<'_>, docs: &str, errs: &mut Vec<String>) -> DigitalSignature {
+        let mode = o.opt_choice("mode", MODES, errs).unwrap_or("body");
+        let max_body = o
+            .opt_u64("max_body_bytes", errs)
+            .unwrap_or(DEFAULT_MAX_BODY);
+        if mode == "body" {
+            let common = Common::compile(
+                o,
+                "digital_signature",
+                Label::DigitalSignature,
+                "signature",
+                &["header", "query"],
+                docs,
+                errs,
+            );
+            let alg = match o.req_str("algorithm", errs) {
+                Some(name) => match BodyAlg::configure(name) {
+                    Ok(a) => a,
+                    Err(why) => {
+                        errs.push(format!("{}.algorithm: {why}", o.path));
+                        BodyAlg::HmacSha256
+                    }
+                },
+                None => BodyAlg::HmacSha256,
+            };
+            for k in [
+                "algorithms",
+                "required_components",
+                "max_age_seconds",
+                "clock_skew_seconds",
+                "require_nonce",
+                "nonce_shards",
+                "label",
+                "require_content_digest",
+            ] {
+                if o.map.contains_key(k) {
+                    errs.push(format!(
+                        "{}.{k}: only for mode \"http_message_signatures\"",
+                        o.path
+                    ));
+                }
+            }
+            return DigitalSignature {
+                common,
+                mode: Mode::Body(alg),
+                max_body,
+            };
+        }
+        // RFC 9421: the element is the Signature header.
+        let common = Common::fixed(
+            o,
+            "digital_signature",
+            Label::DigitalSignature,
+            "Signature",
+            docs,
+            errs,
+        );
+        let algorithms = match o.opt_array("algorithms", errs) {
+            None => HttpSigAlg::ALL.to_vec(),
+            Some(list) => {
+                let mut out = Vec::new();
+                for (i, v) in list.iter().enumerate() {
+                    match v.as_str().and_then(|n| HttpSigAlg::parse(n).ok()) {
+                        Some(a) => out.push(a),
+                        None => errs.push(format!(
+                            "{}.algorithms[{i}]: unknown algorithm {v}; expected one of {:?}",
+                            o.path,
+                            HttpSigAlg::NAMES
+                        )),
+                    }
+                }
+                if list.is_empty() {
+                    errs.push(format!("{}.algorithms: must not be empty", o.path));
+                }
+                out
+            }
+        };
+        let required = match o.opt_array("required_components", errs) {
+            None => vec!["@method".to_string(), "@target-uri".to_string()],
+            Some(list) => {
+                let mut out = Vec::new();
+                for (i, v) in list.iter().enumerate() {
+                    match v.as_str() {
+                        Some(s) if is_request_component(s) => out.push(s.to_ascii_lowercase()),
+                        _ => errs.push(format!(
+                            "{}.required_components[{i}]: {v} is not a request component \
+                             (a derived component such as \"@method\", \"@target-uri\", \
+                             \"@authority\", \"@path\", \"@query\", or a header name)",
+                            o.path
+                        )),
+                    }
+                }
+                out
+            }
+        };
+        let digest_required_with_body = o.opt_bool("require_content_digest", errs).unwrap_or(true);
+        let label = o.opt_str("label", errs).map(str::to_string);
+        let max_age_s = o.opt_u64("max_age_seconds", errs).unwrap_or(300) as i64;
+        let skew_s = o.opt_u64("clock_skew_seconds", errs).unwrap_or(30) as i64;
+        let require_nonce = o.opt_bool("require_nonce", errs).unwrap_or(true);
+        let shards = o.opt_u64("nonce_shards", errs).unwrap_or(16);
+        if !(1..=1024).contains(&shards) {
+            errs.push(format!("{}.nonce_shards: must be 1 to 1024", o.path));
+        }
+        if o.map.contains_key("algorithm") {
+            errs.push(format!(
+                "{}.algorithm: only for mode \"body\" (RFC 9421 signatures name their key; \
+                 use \"algorithms\" to restrict them)",
+                o.path
+            ));
+        }
+        DigitalSignature {
+            common,
+            mode: Mode::Http(HttpRules {
+                algorithms,
+                required,
+                digest_required_with_body,
+                label,
+                max_age_s: max_age_s.max(1),
+                skew_s,
+                require_nonce,
+                shards: shards.clamp(1, 1024) as u32,
+            }),
+            max_body,
+        }
+    }
+
+    pub fn check(&self, call: &Call<'_>) -> Check {
+        let Some(identity) = call.identity else {
+            // The policy compiler refuses this order; a fault, never a pass.
+            return fault(
+                self.common.kind,
+                500,
+                Cause::BadPolicy,
+                "Digital Signature needs an app identified by an earlier interceptor".into(),
+            );
+        };
+        match &self.mode {
+            Mode::Body(alg) => self.check_body(call, identity.app(), &identity.client_id, *alg),
+            Mode::Http(rules) => self.check_http(call, identity.app(), &identity.client_id, rules),
+        }
+    }
+
+    /// The body, or what to do until it is known.
+    fn body<'a>(&self, call: &'a Call<'_>) -> Result<&'a [u8], Check> {
+        if let Some(b) = call.req.body() {
+            if b.len() as u64 > self.max_body {
+                return Err(self.too_large(b.len() as u64));
+            }
+            return Ok(b);
+        }
+        if let Some(Settled::Failed(e)) = call.records.settled(BODY_ID) {
+            return Err(fault(
+                self.common.kind,
+                400,
+                Cause::Malformed,
+                e.to_string(),
+            ));
+        }
+        if let Some(n) = call
+            .req
+            .header("content-length")
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            if n > self.max_body {
+                return Err(self.too_large(n));
+            }
+        }
+        Err(Check::Need(vec![Need::Body]))
+    }
+
+    fn too_large(&self, n: u64) -> Check {
+        fault(
+            self.common.kind,
+            413,
+            Cause::BodyTooLarge,
+            format!(
+                "the body ({n} bytes) is larger than max_body_bytes ({}) and cannot be verified",
+                self.max_body
+            ),
+        )
+    }
+
+    fn check_body(&self, call: &Call<'_>, app: &App, client_id: &str, alg: BodyAlg) -> Check {
+        let (value, place) = match self.common.extract(call) {
+            Ok(v) => v,
+            Err(c) => return *c,
+        };
+        let fp = Some(records::fingerprint(&value));
+        let deny = |cause: Cause, detail: String| {
+            self.common.deny(
+                place,
+                cause,
+                Some(detail),
+                fp.clone(),
+                Some(client_id.to_string()),
+            )
+        };
+        let Ok(signature) = bodysig::decode_signature(&value) else {
+            let mut why = "the signature is not standard base64 (with padding)".to_string();
+            if let Some(h) = super::value_hint(&value, place) {
+                why = format!("{why}; {h}");
+            }
+            return deny(Cause::Malformed, why);
+        };
+        let body = match self.body(call) {
+            Ok(b) => b,
+            Err(c) => return c,
+        };
+        let valid = match alg {
+            BodyAlg::HmacSha256 => {
+                let secrets = hmac_secrets(app);
+                if secrets.is_empty() {
+                    return deny(
+                        Cause::UnknownKey,
+                        "the app has no HMAC signing secret (hmac_secrets)".into(),
+                    );
+                }
+                secrets
+                    .iter()
+                    .any(|s| bodysig::verify_hmac_sha256(s, body, &signature))
+            }
+            rsa => {
+                let keys = app_keys(app, |k| k.kind == Kind::Rsa && is_pkcs1(k.alg));
+                if keys.is_empty() {
+                    return deny(
+                        Cause::UnknownKey,
+                        "the app has no RSA key for RSASSA-PKCS1-v1_5 (signature_keys with alg RS256/RS384/RS512)".into(),
+                    );
+                }
+                match rsa.webcrypto() {
+                    // SHA-224: WebCrypto has none; verified here.
+                    None => keys.iter().any(|k| match rsa_key(k) {
+                        Some(key) => bodysig::verify_rsa_sha224(&key, body, &signature),
+                        None => false,
+                    }),
+                    Some(wc) => {
+                        let jobs: Vec<SigJob> = keys
+                            .into_iter()
+                            .map(|k| SigJob::new(k, wc, body.to_vec(), signature.clone()))
+                            .collect();
+                        match settle(call, jobs) {
+                            Ok(v) => v,
+                            Err(c) => return c,
+                        }
+                    }
+                }
+            }
+        };
+        if !valid {
+            return deny(
+                Cause::BadSignature,
+                format!(
+                    "the {} signature over the body ({} bytes) does not verify with any of the app's keys",
+                    alg.name(),
+                    body.len()
+                ),
+            );
+        }
+        self.pass(
+            place,
+            fp,
+            client_id,
+            format!("{} over the body", alg.name()),
+        )
+    }
+
+    fn check_http(&self, call: &Call<'_>, app: &App, client_id: &str, rules: &HttpRules) -> Check {
+        let place = Place::Header;
+        let deny = |cause: Cause, detail: String, fp: Option<String>| {
+            self.common
+                .deny(place, cause, Some(detail), fp, Some(client_id.to_string()))
+        };
+        let (Some(input), Some(sig_header)) = (
+            call.req.header("signature-input"),
+            call.req.header("signature"),
+        ) else {
+            return deny(
+                Cause::Missing,
+                "Signature and Signature-Input are both required".into(),
+                None,
+            );
+        };
+        let fp = Some(records::fingerprint(&sig_header));
+        let sigs = match httpsig::parse_signatures(&input, &sig_header) {
+            Ok(s) => s,
+            Err(e) => return deny(Cause::Malformed, e.to_string(), fp),
+        };
+        // The signature to verify: the configured label, or the first one.
+        let chosen = match &rules.label {
+            Some(l) => sigs.iter().find(|s| &s.label == l),
+            None => sigs.first(),
+        };
+        let Some(sig) = chosen else {
+            return deny(
+                Cause::Missing,
+                match &rules.label {
+                    Some(l) => format!("no signature labelled {l:?}"),
+                    None => "no signature".into(),
+                },
+                fp,
+            );
+        };
+        let params = &sig.params;
+        let covered: Vec<&str> = sig.components.iter().map(|c| c.name.as_str()).collect();
+        let has_body = call
+            .req
+            .header("content-length")
+            .is_some_and(|v| v.trim() != "0")
+            || call.req.header("transfer-encoding").is_some();
+        let mut missing: Vec<&str> = rules
+            .required
+            .iter()
+            .filter(|r| !covered.contains(&r.as_str()))
+            .map(String::as_str)
+            .collect();
+        if rules.digest_required_with_body && has_body && !covered.contains(&"content-digest") {
+            missing.push("content-digest");
+        }
+        if !missing.is_empty() {
+            return deny(
+                Cause::MissingComponent,
+                format!("signature {:?} does not cover {missing:?}", sig.label),
+                fp,
+            );
+        }
+
+        // Time window.
+        let now = call.now_s;
+        let Some(created) = params.created else {
+            return deny(
+                Cause::Malformed,
+                "the signature has no created parameter".into(),
+                fp,
+            );
+        };
+        if created > now + rules.skew_s {
+            return deny(
+                Cause::ClockSkew,
+                format!(
+                    "created is {}s in the future (allowed skew {}s)",
+                    created - now,
+                    rules.skew_s
+                ),
+                fp,
+            );
+        }
+        if now - created > rules.max_age_s + rules.skew_s {
+            return deny(
+                Cause::Expired,
+                format!(
+                    "created {}s ago; max_age_seconds is {}",
+                    now - created,
+                    rules.max_age_s
+                ),
+                fp,
+            );
+        }
+        if let Some(exp) = params.expires {
+            if exp + rules.skew_s < now {
+                return deny(Cause::Expired, format!("expired {}s ago", now - exp), fp);
+            }
+        }
+        let nonce = match (&params.nonce, rules.require_nonce) {
+            (Some(n), _) if n.is_empty() || n.len() > 256 => {
+                return deny(
+                    Cause::Malformed,
+                    "the nonce must be 1 to 256 characters".into(),
+                    fp,
+                )
+            }
+            (Some(n), _) => Some(n.as_str()),
+            (None, true) => {
+                return deny(
+                    Cause::Missing,
+                    "the signature has no nonce (require_nonce)".into(),
+                    fp,
+                )
+            }
+            (None, false) => None,
+        };
+
+        // The key, and the algorithm it is pinned to.
+        let Some(keyid) = params.keyid.as_deref() else {
+            return deny(Cause::UnknownKey, "the signature has no keyid".into(), fp);
+        };
+        let key = match find_key(app, keyid) {
+            Some(k) => k,
+            None => {
+                return deny(
+                    Cause::UnknownKey,
+                    format!("the app has no key with kid {keyid:?}"),
+                    fp,
+                )
+            }
+        };
+        let alg = key.alg();
+        if let Some(named) = params.alg.as_deref() {
+            if HttpSigAlg::parse(named).ok() != Some(alg) {
+                return deny(
+                    Cause::AlgNotAllowed,
+                    format!(
+                        "alg {named:?} does not match key {keyid:?}, which is pinned to {}",
+                        alg.name()
+                    ),
+                    fp,
+                );
+            }
+        }
+        if !rules.algorithms.contains(&alg) {
+            return deny(
+                Cause::AlgNotAllowed,
+                format!("{} is not among the allowed algorithms", alg.name()),
+                fp,
+            );
+        }
+
+        let base = match httpsig::signature_base(call.req, sig) {
+            Ok(b) => b,
+            Err(e) => {
+                let cause = match e {
+                    httpsig::Error::MissingComponent(_) => Cause::MissingComponent,
+                    _ => Cause::Malformed,
+                };
+                return deny(cause, e.to_string(), fp);
+            }
+        };
+        // Content-Digest, when covered: against the body as received.
+        if covered.contains(&"content-digest") {
+            let Some(header) = call.req.header("content-digest") else {
+                return deny(
+                    Cause::MissingComponent,
+                    "content-digest is covered but absent".into(),
+                    fp,
+                );
+            };
+            let body = match self.body(call) {
+                Ok(b) => b,
+                Err(c) => return c,
+            };
+            if let Err(e) = digest::check_content_digest(&header, body) {
+                return deny(Cause::DigestMismatch, e.to_string(), fp);
+            }
+        }
+
+        let valid = match key {
+            AppKey::Hmac(secret) => {
+                httpsig::verify_hmac_sha256(&secret, base.as_bytes(), &sig.signature)
+            }
+            AppKey::Public(k, _) => {
+                let Some(wc) = alg.webcrypto() else {
+                    return fault(
+                        self.common.kind,
+                        500,
+                        Cause::BadKey,
+                        "no WebCrypto algorithm".into(),
+                    );
+                };
+                let job = SigJob::new(k, wc, base.into_bytes(), sig.signature.clone());
+                match settle(call, vec![job]) {
+                    Ok(v) => v,
+                    Err(c) => return c,
+                }
+            }
+        };
+        if !valid {
+            return deny(
+                Cause::BadSignature,
+                format!(
+                    "signature {:?} ({}) does not verify with key {keyid:?}",
+                    sig.label,
+                    alg.name()
+                ),
+                fp,
+            );
+        }
+
+        // Replay: the nonce is claimed only for a valid signature (an attacker cannot burn
+        // the nonces of others with forged requests).
+        if let Some(nonce) = nonce {
+            let window_end = params
+                .expires
+                .unwrap_or(i64::MAX)
+                .min(created + rules.max_age_s)
+                + rules.skew_s;
+            let claim = NonceClaim::new(
+                client_id,
+                keyid,
+                nonce,
+                (window_end.max(0) as u64) * 1000,
+                rules.shards,
+            );
+            match call.records.settled(&claim.id) {
+                None => return Check::Need(vec![Need::Nonce(Arc::new(claim))]),
+                Some(Settled::Yes) => {}
+                Some(Settled::No) => {
+                    return deny(
+                        Cause::Replayed,
+                        format!("nonce of signature {:?} was already used", sig.label),
+                        fp,
+                    )
+                }
+                Some(Settled::Failed(e)) => {
+                    return fault(
+                        self.common.kind,
+                        503,
+                        Cause::StoreUnavailable,
+                        format!("nonce store: {e}"),
+                    )
+                }
+            }
+        }
+        self.pass(
+            place,
+            fp,
+            client_id,
+            format!("{} signature {:?} by key {keyid:?}", alg.name(), sig.label),
+        )
+    }
+
+    fn pass(&self, place: Place, fp: Option<String>, client_id: &str, detail: String) -> Check {
+        let mut entry = Entry::new(self.common.kind, Outcome::Pass);
+        entry.element = Some(format!("{} {}", place.as_str(), self.common.element.name));
+        entry.fingerprint = fp;
+        entry.client_id = Some(client_id.to_string());
+        entry.detail = Some(detail);
+        Check::Pass(Pass {
+            entry,
+            identity: None,
+            hide: self.common.hide(place),
+            headers: Vec::new(),
+        })
+    }
+}
+
+/// All jobs verified by the runtime: whether any signature was valid, or what to do first.
+fn settle(call: &Call<'_>, jobs: Vec<SigJob>) -> Result<bool, Check> {
+    let mut pending = Vec::new();
+    let mut failed = None;
+    for job in jobs {
+        match call.records.settled(&job.id) {
+            Some(Settled::Yes) => return Ok(true),
+            Some(Settled::No) => {}
+            Some(Settled::Failed(e)) => failed = Some(e),
+            None => pending.push(Need::Signature(Arc::new(job))),
+        }
+    }
+    if !pending.is_empty() {
+        return Err(Check::Need(pending));
+    }
+    if let Some(e) = failed {
+        return Err(fault(
+            "digital_signature",
+            500,
+            Cause::BadKey,
+            format!("verifying with an app key: {e}"),
+        ));
+    }
+    Ok(false)
+}
+
+/// RSASSA-PKCS1-v1_5 keys (RS256/384/512): a PS key is never used for v1.5 signatures.
+fn is_pkcs1(alg: Option<Alg>) -> bool {
+    matches!(alg, Some(Alg::RS256 | Alg::RS384 | Alg::RS512))
+}
+
+/// The app's public keys that parse and satisfy `keep` (unusable keys are skipped).
+fn app_keys(app: &App, keep: impl Fn(&Key) -> bool) -> Vec<Arc<Key>> {
+    app.signature_keys
+        .iter()
+        .filter_map(|k| parse_app_key(k).ok())
+        .filter(|k| keep(k))
+        .map(Arc::new)
+        .collect()
+}
+
+fn parse_app_key(k: &records::SignatureKey) -> Result<Key, String> {
+    let mut v = serde_json::Map::new();
+    v.insert("kid".into(), k.kid.clone().into());
+    v.insert("alg".into(), k.alg.clone().into());
+    if let Some(p) = &k.pem {
+        v.insert("pem".into(), p.clone().into());
+    }
+    if let Some(j) = &k.jwk {
+        v.insert("jwk".into(), j.clone());
+    }
+    keys::parse_key(&serde_json::Value::Object(v), Source::Kv)
+}
+
+/// An RSA key for verification in Rust (SHA-224), from SPKI or a JWK's `n` and `e`.
+fn rsa_key(k: &Key) -> Option<RsaKey> {
+    use base64::Engine;
+    match &k.material {
+        Material::Spki(der) => RsaKey::from_der(der).ok(),
+        Material::Jwk(members) => {
+            let get = |name: &str| {
+                let v = members.iter().find(|(k, _)| *k == name)?;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(v.1.trim_end_matches('='))
+                    .ok()
+            };
+            RsaKey::from_components(&get("n")?, &get("e")?).ok()
+        }
+        Material::Secret(_) => None,
+    }
+}
+
+/// Whether `s` names a component a request can have: a derived one or a field name.
+fn is_request_component(s: &str) -> bool {
+    const DERIVED: &[&str] = &[
+        "@method",
+        "@target-uri",
+        "@authority",
+        "@scheme",
+        "@request-target",
+        "@path",
+        "@query",
+    ];
+    DERIVED.contains(&s) || (!s.starts_with('@') && crate::policy::is_header_name(s))
+}
+
+/// The app's HMAC signing secrets, decoded (undecodable ones skipped).
+fn hmac_secrets(app: &App) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    app.hmac_secrets
+        .iter()
+        .filter_map(|s| {
+            base64::engine::general_purpose::STANDARD
+                .decode(&s.secret_b64)
+                .ok()
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+enum AppKey {
+    Hmac(Vec<u8>),
+    Public(Arc<Key>, Alg),
+}
+
+impl AppKey {
+    /// The RFC 9421 algorithm this key is pinned to.
+    fn alg(&self) -> HttpSigAlg {
+        match self {
+            AppKey::Hmac(_) => HttpSigAlg::HmacSha256,
+            AppKey::Public(_, a) => match a {
+                Alg::EdDSA => HttpSigAlg::Ed25519,
+                Alg::ES256 => HttpSigAlg::EcdsaP256Sha256,
+                Alg::PS512 => HttpSigAlg::RsaPssSha512,
+                _ => HttpSigAlg::RsaV15Sha256,
+            },
+        }
+    }
+}
+
+/// The key with kid `keyid`: an HMAC secret or a public key pinned to an algorithm RFC 9421
+/// defines (EdDSA → ed25519, ES256 → ecdsa-p256-sha256, PS512 → rsa-pss-sha512, RS256 →
+/// rsa-v1_5-sha256). Other keys never verify an HTTP message signature.
+fn find_key(app: &App, keyid: &str) -> Option<AppKey> {
+    use base64::Engine;
+    if let Some(s) = app.hmac_secrets.iter().find(|s| s.kid == keyid) {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&s.secret_b64)
+            .ok()?;
+        return (!bytes.is_empty()).then_some(AppKey::Hmac(bytes));
+    }
+    let k = app.signature_keys.iter().find(|k| k.kid == keyid)?;
+    let key = parse_app_key(k).ok()?;
+    let alg = key.alg?;
+    matches!(alg, Alg::EdDSA | Alg::ES256 | Alg::PS512 | Alg::RS256)
+        .then(|| AppKey::Public(Arc::new(key), alg))
+}

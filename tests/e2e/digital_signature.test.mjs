@@ -1,0 +1,463 @@
+// Digital Signature: the Sensedia-compatible body signature (RSA with SHA-1/224/256/384/512,
+// HMAC-SHA256; header or query param) and RFC 9421 HTTP Message Signatures (five algorithms,
+// Content-Digest, created/expires window, keyid, nonce replay protection in the nonce store
+// Durable Object), through the built Worker. Requests are signed with the client example
+// (scripts/sign-request.mjs), and the examples of RFC 9421 Appendix B verify as published.
+
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  HOOK_TIMEOUT,
+  REPO,
+  TEST_TIMEOUT,
+  appKey,
+  appRecord,
+  assert,
+  assertDenied,
+  assertFault,
+  assertNotForwarded,
+  assertPassed,
+  startGateway,
+  startOrigin,
+  uniq,
+} from './harness.mjs';
+import { signBody, signRequest } from '../../scripts/sign-request.mjs';
+
+const T = { timeout: TEST_TIMEOUT };
+const H = { timeout: HOOK_TIMEOUT };
+
+const FIX = path.join(REPO, 'tests', 'fixtures', 'rfc9421');
+const RFC_KEYS = JSON.parse(readFileSync(path.join(FIX, 'keys.json'), 'utf8')).keys;
+const VECTORS = JSON.parse(readFileSync(path.join(FIX, 'vectors.json'), 'utf8')).cases;
+
+const DS_MSG = (loc, name) =>
+  `Digital Signature in the request, identified by ${loc} ${name}, is invalid. Check docs.sensedia.com`;
+
+// Keys generated for this run (never committed as secrets; the RFC keys are test keys).
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const otherRsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const pem = (k) => k.export({ type: 'spki', format: 'pem' });
+const privPem = (k) => k.export({ type: 'pkcs8', format: 'pem' });
+const hmacSecret = randomBytes(32);
+
+const BODY_ALGS = ['SHA1withRSA', 'SHA224withRSA', 'SHA256withRSA', 'SHA384withRSA', 'SHA512withRSA', 'HmacSHA256'];
+const slug = (a) => a.toLowerCase();
+
+// RFC 9421 keys registered on the app, with the algorithm each is pinned to.
+const HTTP_KEYS = {
+  'test-key-rsa': 'RS256',
+  'test-key-rsa-pss': 'PS512',
+  'test-key-ecc-p256': 'ES256',
+  'test-key-ed25519': 'EdDSA',
+};
+
+const CLIENT = uniq('ds-app');
+
+function records(apis) {
+  const keys = [
+    { kid: 'body-rsa', alg: 'RS256', pem: pem(rsa.publicKey) },
+    ...Object.entries(HTTP_KEYS).map(([kid, alg]) => ({ kid, alg, pem: RFC_KEYS[kid].public_spki_pem })),
+  ];
+  return {
+    [appKey(CLIENT)]: appRecord({
+      access: apis.map((api) => ({ api })),
+      signature_keys: keys,
+      hmac_secrets: [
+        { kid: 'body-hmac', secret_b64: hmacSecret.toString('base64') },
+        { kid: 'test-shared-secret', secret_b64: RFC_KEYS['test-shared-secret'].secret_base64 },
+      ],
+    }),
+  };
+}
+
+function makePolicy(origin, rfcBases) {
+  const api = (name, ds, base = `/${name}`) => ({
+    name,
+    base_path: base,
+    origin: `${origin}/be/${name}`,
+    interceptors: [{ type: 'client_id' }, ds],
+  });
+  return {
+    apis: [
+      ...BODY_ALGS.map((a) => api(`body-${slug(a)}`, { type: 'digital_signature', algorithm: a })),
+      api('body-query', { type: 'digital_signature', algorithm: 'SHA256withRSA', location: 'query', name: 'sig' }),
+      api('body-small', { type: 'digital_signature', algorithm: 'HmacSHA256', max_body_bytes: 16 }),
+      api('hms', { type: 'digital_signature', mode: 'http_message_signatures', nonce_shards: 4 }),
+      api('hms-ed', {
+        type: 'digital_signature',
+        mode: 'http_message_signatures',
+        algorithms: ['ed25519'],
+        required_components: ['@method', '@path', 'x-tenant'],
+        max_age_seconds: 60,
+      }),
+      api('hms-nononce', { type: 'digital_signature', mode: 'http_message_signatures', require_nonce: false }),
+      // RFC 9421 Appendix B: signed in 2021, with the components the examples cover.
+      ...rfcBases.map((b, i) =>
+        api(
+          `rfc-${i}`,
+          {
+            type: 'digital_signature',
+            mode: 'http_message_signatures',
+            required_components: [],
+            require_content_digest: false,
+            require_nonce: false,
+            max_age_seconds: 2_000_000_000,
+          },
+          b,
+        ),
+      ),
+    ],
+  };
+}
+
+const rfcCases = VECTORS.filter((c) => c.request && !c.signature_input.includes('"@status"'));
+const rfcBases = [...new Set(rfcCases.map((c) => '/' + new URL(c.request.url).pathname.split('/')[1]))];
+
+let origin;
+let gw;
+
+before(async () => {
+  origin = await startOrigin();
+  const policy = makePolicy(origin.url, rfcBases);
+  gw = await startGateway({ policy, records: records(policy.apis.map((a) => a.name)) });
+}, H);
+
+after(async () => {
+  await gw?.dispose();
+  await origin?.close();
+}, H);
+
+/** Sends `method url` with [name, value] headers and a body, as given (Host included). */
+function send(method, pathAndQuery, headers, body) {
+  const u = new URL(gw.url);
+  return new Promise((resolve, reject) => {
+    const flat = headers.flat();
+    const req = http.request(
+      { host: u.hostname, port: u.port, method, path: pathAndQuery, headers: flat, agent: false },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const buf = Buffer.concat(chunks);
+          resolve({ status: res.statusCode, headers: res.headers, body: buf, text: buf.toString('utf8') });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (body != null) req.write(body);
+    req.end();
+  });
+}
+
+/** A request signed in the body mode. */
+async function bodyCall(api, { alg, body, id, key, query = false, tamper }) {
+  const sig = signBody({ algorithm: alg, key, body });
+  const headers = [['Host', new URL(gw.url).host], ['client_id', CLIENT], ['x-e2e-id', id], ['Content-Type', 'application/json']];
+  const sent = tamper ? tamper(body) : body;
+  headers.push(['Content-Length', String(Buffer.byteLength(sent))]);
+  let p = `/${api}/items`;
+  if (query) p += `?sig=${encodeURIComponent(sig)}`;
+  else headers.push(['signature', sig]);
+  return send('POST', p, headers, sent);
+}
+
+const keyFor = (alg) => (alg === 'HmacSHA256' ? hmacSecret : privPem(rsa.privateKey));
+
+describe('Digital Signature, body mode (Sensedia-compatible)', () => {
+  for (const alg of BODY_ALGS) {
+    test(`${alg}: a valid signature passes and the same bytes reach the origin`, T, async () => {
+      const id = uniq('ds');
+      const body = JSON.stringify({ order: id, amount: 12.5, note: 'ünïcødé' });
+      const res = await bodyCall(`body-${slug(alg)}`, { alg, body, id, key: keyFor(alg) });
+      const seen = assertPassed(res, origin, id);
+      assert.equal(seen.body.toString('utf8'), body);
+    });
+
+    test(`${alg}: an altered body is refused`, T, async () => {
+      const id = uniq('ds');
+      const res = await bodyCall(`body-${slug(alg)}`, {
+        alg,
+        body: '{"amount":1}',
+        id,
+        key: keyFor(alg),
+        tamper: () => '{"amount":9}',
+      });
+      assertDenied(res, DS_MSG('HEADER', 'signature'));
+      assertNotForwarded(origin, id);
+    });
+  }
+
+  test('RSA: a signature by another key is refused; the trace says bad_signature', T, async () => {
+    const id = uniq('ds');
+    gw.clearOutput();
+    const res = await bodyCall('body-sha256withrsa', { alg: 'SHA256withRSA', body: '{}', id, key: privPem(otherRsa.privateKey) });
+    assertDenied(res, DS_MSG('HEADER', 'signature'));
+    assert.ok(await gw.waitForOutput(['"cause":"bad_signature"']), gw.output());
+  });
+
+  test('an empty body signs the empty string', T, async () => {
+    const id = uniq('ds');
+    const res = await bodyCall('body-hmacsha256', { alg: 'HmacSHA256', body: '', id, key: hmacSecret });
+    assertPassed(res, origin, id);
+  });
+
+  test('missing, malformed (not base64), unpadded and URL-safe signatures are refused', T, async () => {
+    const good = signBody({ algorithm: 'HmacSHA256', key: hmacSecret, body: 'x' });
+    for (const value of [null, '%%%not-base64%%%', good.replace(/=+$/, ''), good.replace(/\+/g, '-').replace(/\//g, '_') + '!']) {
+      const id = uniq('ds');
+      const headers = [['client_id', CLIENT], ['x-e2e-id', id], ['Content-Length', '1']];
+      if (value != null) headers.push(['signature', value]);
+      const res = await send('POST', '/body-hmacsha256/items', [['Host', new URL(gw.url).host], ...headers], 'x');
+      assertDenied(res, DS_MSG('HEADER', 'signature'));
+      assertNotForwarded(origin, id);
+    }
+  });
+
+  test('nothing is trimmed: a signature with a leading space (query param) is refused', T, async () => {
+    const id = uniq('ds');
+    const body = '{"q":3}';
+    const sig = signBody({ algorithm: 'SHA256withRSA', key: keyFor('SHA256withRSA'), body });
+    const headers = [['Host', new URL(gw.url).host], ['client_id', CLIENT], ['x-e2e-id', id], ['Content-Length', String(body.length)]];
+    const res = await send('POST', `/body-query/items?sig=%20${encodeURIComponent(sig)}`, headers, body);
+    assertDenied(res, DS_MSG('QUERY_PARAM', 'sig'));
+    assertNotForwarded(origin, id);
+  });
+
+  test('query param location: passes, and the message names QUERY_PARAM', T, async () => {
+    const id = uniq('ds');
+    const body = '{"q":1}';
+    const ok = await bodyCall('body-query', { alg: 'SHA256withRSA', body, id, key: keyFor('SHA256withRSA'), query: true });
+    assertPassed(ok, origin, id);
+    const id2 = uniq('ds');
+    const bad = await bodyCall('body-query', { alg: 'SHA256withRSA', body, id: id2, key: keyFor('SHA256withRSA'), query: true, tamper: () => '{"q":2}' });
+    assertDenied(bad, DS_MSG('QUERY_PARAM', 'sig'));
+  });
+
+  test('a body over max_body_bytes is answered 413 and not forwarded', T, async () => {
+    const id = uniq('ds');
+    const res = await bodyCall('body-small', { alg: 'HmacSHA256', body: 'x'.repeat(17), id, key: hmacSecret });
+    assertFault(res, 413);
+    assertNotForwarded(origin, id);
+  });
+
+  test('without the app identified first the signature is never checked (client id denial)', T, async () => {
+    const res = await send('POST', '/body-hmacsha256/items', [['Host', new URL(gw.url).host], ['Content-Length', '2']], '{}');
+    assert.equal(res.status, 401);
+    assert.match(res.text, /^Client Id in the request/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// RFC 9421
+
+const RFC_ALGS = {
+  'rsa-v1_5-sha256': 'test-key-rsa',
+  'rsa-pss-sha512': 'test-key-rsa-pss',
+  'ecdsa-p256-sha256': 'test-key-ecc-p256',
+  ed25519: 'test-key-ed25519',
+  'hmac-sha256': 'test-shared-secret',
+};
+
+function rfcKey(kid) {
+  const k = RFC_KEYS[kid];
+  return k.secret_base64 ? Buffer.from(k.secret_base64, 'base64') : k.private_pem;
+}
+
+/** Signs and sends a request to an RFC 9421 API. */
+async function hmsCall(api, opts = {}) {
+  const id = opts.id ?? uniq('hms');
+  const alg = opts.alg ?? 'ed25519';
+  const keyid = opts.keyid ?? RFC_ALGS[alg];
+  const body = opts.body;
+  const url = `${String(gw.url).replace(/\/$/, '')}/${api}/items?x=1`;
+  const headers = { 'content-type': 'application/json', 'x-tenant': 't1', ...(opts.headers ?? {}) };
+  const signed = signRequest({
+    method: opts.method ?? 'POST',
+    url,
+    headers,
+    body,
+    alg,
+    keyid,
+    key: rfcKey(opts.signKid ?? keyid),
+    components: opts.components ?? ['@method', '@target-uri', ...(body != null ? ['content-digest'] : [])],
+    nonce: opts.nonce === undefined ? randomBytes(12).toString('base64url') : opts.nonce,
+    created: opts.created,
+    expires: opts.expires,
+  });
+  const all = { ...headers, ...signed };
+  if (opts.after) opts.after(all);
+  const list = [['Host', new URL(gw.url).host], ['client_id', CLIENT], ['x-e2e-id', id], ...Object.entries(all)];
+  const sentBody = opts.sendBody ?? body;
+  if (sentBody != null) list.push(['Content-Length', String(Buffer.byteLength(sentBody))]);
+  const u = new URL(url);
+  const res = await send(opts.method ?? 'POST', u.pathname + u.search, list, sentBody);
+  return { res, id, headers: all };
+}
+
+const HMS_MSG = DS_MSG('HEADER', 'Signature');
+
+describe('Digital Signature, RFC 9421 HTTP Message Signatures', () => {
+  for (const alg of Object.keys(RFC_ALGS)) {
+    test(`${alg}: a signed request with Content-Digest passes; the same bytes are forwarded`, T, async () => {
+      const body = JSON.stringify({ alg, n: randomBytes(4).toString('hex') });
+      const { res, id } = await hmsCall('hms', { alg, body });
+      const seen = assertPassed(res, origin, id);
+      assert.equal(seen.body.toString('utf8'), body);
+    });
+  }
+
+  test('a replayed request (same nonce) is refused; the trace says replayed', T, async () => {
+    const body = '{"pay":100}';
+    const first = await hmsCall('hms', { body, nonce: 'fixed-nonce-' + uniq('n') });
+    assertPassed(first.res, origin, first.id);
+    gw.clearOutput();
+    const id = uniq('replay');
+    const again = await send(
+      'POST',
+      '/hms/items?x=1',
+      [['Host', new URL(gw.url).host], ['client_id', CLIENT], ['x-e2e-id', id], ...Object.entries(first.headers), ['Content-Length', String(body.length)]],
+      body,
+    );
+    assertDenied(again, HMS_MSG);
+    assertNotForwarded(origin, id);
+    assert.ok(await gw.waitForOutput(['"cause":"replayed"']), gw.output());
+  });
+
+  test('nonces are independent: many fresh nonces in parallel all pass (sharded store)', T, async () => {
+    const results = await Promise.all(Array.from({ length: 12 }, () => hmsCall('hms', { body: '{}' })));
+    for (const { res, id } of results) assertPassed(res, origin, id);
+  });
+
+  test('the same nonce sent twice at once passes exactly once', T, async () => {
+    const nonce = 'race-' + uniq('n');
+    const first = await hmsCall('hms', { body: '{}', nonce, id: uniq('race') });
+    // first already claimed it; a concurrent pair of replays: both refused.
+    const replays = await Promise.all(
+      [1, 2].map(() =>
+        send('POST', '/hms/items?x=1', [['Host', new URL(gw.url).host], ['client_id', CLIENT], ...Object.entries(first.headers), ['Content-Length', '2']], '{}'),
+      ),
+    );
+    assertPassed(first.res, origin, first.id);
+    for (const r of replays) assertDenied(r, HMS_MSG);
+  });
+
+  test('a body that does not match Content-Digest is refused (digest_mismatch)', T, async () => {
+    gw.clearOutput();
+    const { res, id } = await hmsCall('hms', { body: '{"a":1}', sendBody: '{"a":2}' });
+    assertDenied(res, HMS_MSG);
+    assertNotForwarded(origin, id);
+    assert.ok(await gw.waitForOutput(['"cause":"digest_mismatch"']), gw.output());
+  });
+
+  test('a request with a body whose signature does not cover content-digest is refused', T, async () => {
+    const { res } = await hmsCall('hms', { body: '{"a":1}', components: ['@method', '@target-uri'] });
+    assertDenied(res, HMS_MSG);
+  });
+
+  test('a signature not covering a required component is refused (missing_component)', T, async () => {
+    gw.clearOutput();
+    const { res } = await hmsCall('hms-ed', { components: ['@method', '@path'], method: 'GET' });
+    assertDenied(res, HMS_MSG);
+    assert.ok(await gw.waitForOutput(['"cause":"missing_component"']), gw.output());
+    const ok = await hmsCall('hms-ed', { components: ['@method', '@path', 'x-tenant'], method: 'GET' });
+    assertPassed(ok.res, origin, ok.id);
+  });
+
+  test('a covered header changed after signing is refused (bad_signature)', T, async () => {
+    const { res } = await hmsCall('hms-ed', {
+      components: ['@method', '@path', 'x-tenant'],
+      method: 'GET',
+      after: (h) => {
+        h['x-tenant'] = 't2';
+      },
+    });
+    assertDenied(res, HMS_MSG);
+  });
+
+  test('an algorithm the API does not allow is refused (alg_not_allowed)', T, async () => {
+    gw.clearOutput();
+    const { res } = await hmsCall('hms-ed', { alg: 'hmac-sha256', components: ['@method', '@path', 'x-tenant'], method: 'GET' });
+    assertDenied(res, HMS_MSG);
+    assert.ok(await gw.waitForOutput(['"cause":"alg_not_allowed"']), gw.output());
+  });
+
+  test('created too long ago (expired) and in the future (clock_skew) are refused', T, async () => {
+    const now = Math.floor(Date.now() / 1000);
+    gw.clearOutput();
+    const old = await hmsCall('hms-ed', { components: ['@method', '@path', 'x-tenant'], method: 'GET', created: now - 3600 });
+    assertDenied(old.res, HMS_MSG);
+    const future = await hmsCall('hms-ed', { components: ['@method', '@path', 'x-tenant'], method: 'GET', created: now + 3600 });
+    assertDenied(future.res, HMS_MSG);
+    const expired = await hmsCall('hms', { body: '{}', expires: now - 120 });
+    assertDenied(expired.res, HMS_MSG);
+    assert.ok(await gw.waitForOutput(['"cause":"expired"', '"cause":"clock_skew"']), gw.output());
+  });
+
+  test('an unknown keyid, a key of another type and a wrong key are refused', T, async () => {
+    gw.clearOutput();
+    const unknown = await hmsCall('hms', { body: '{}', keyid: 'no-such-key', signKid: 'test-key-ed25519' });
+    assertDenied(unknown.res, HMS_MSG);
+    // Signed with ed25519 but naming the ECDSA key.
+    const wrong = await hmsCall('hms', { body: '{}', alg: 'ed25519', keyid: 'test-key-ecc-p256', signKid: 'test-key-ed25519' });
+    assertDenied(wrong.res, HMS_MSG);
+    assert.ok(await gw.waitForOutput(['"cause":"unknown_key"']), gw.output());
+  });
+
+  test('no nonce: refused where nonces are required, passes where they are not', T, async () => {
+    const a = await hmsCall('hms', { body: '{}', nonce: null });
+    assertDenied(a.res, HMS_MSG);
+    const b = await hmsCall('hms-nononce', { body: '{}', nonce: null });
+    assertPassed(b.res, origin, b.id);
+  });
+
+  test('missing or malformed Signature headers are refused', T, async () => {
+    const host = ['Host', new URL(gw.url).host];
+    for (const extra of [
+      [],
+      [['Signature-Input', 'sig=("@method");created=1']],
+      [['Signature-Input', 'sig=("@method"'], ['Signature', 'sig=:AAAA:']],
+      [['Signature-Input', 'sig=("@method");created=1'], ['Signature', 'sig=AAAA']],
+    ]) {
+      const id = uniq('hms');
+      const res = await send('GET', '/hms/items', [host, ['client_id', CLIENT], ['x-e2e-id', id], ...extra]);
+      assertDenied(res, HMS_MSG);
+      assertNotForwarded(origin, id);
+    }
+  });
+});
+
+describe('RFC 9421 Appendix B examples verify in the Worker', () => {
+  const seenNonce = new Set();
+  for (const c of rfcCases) {
+    const name = `${c.section} ${c.label} (${c.alg})${c.valid ? '' : ' (altered: refused)'}`;
+    test(name, T, async () => {
+      const id = uniq('rfc');
+      const u = new URL(c.request.url);
+      const base = rfcBases.indexOf('/' + u.pathname.split('/')[1]);
+      assert.ok(base >= 0);
+      const headers = [...c.request.headers];
+      headers.push(['Signature-Input', c.signature_input], ['Signature', c.signature], ['client_id', CLIENT], ['x-e2e-id', id]);
+      const res = await send(c.request.method, u.pathname + u.search, headers, c.request.body ?? null);
+      const replay = /nonce=/.test(c.signature_input) && seenNonce.has(c.signature_input);
+      if (/nonce=/.test(c.signature_input)) seenNonce.add(c.signature_input);
+      if (c.valid && !replay) {
+        const seen = assertPassed(res, origin, id);
+        if (c.request.body != null) assert.equal(seen.body.toString('utf8'), c.request.body);
+      } else {
+        assertDenied(res, HMS_MSG);
+      }
+    });
+  }
+
+  test('B.2.1 sent again: its nonce is refused as a replay', T, async () => {
+    const c = rfcCases.find((x) => x.section === 'B.2.1');
+    const u = new URL(c.request.url);
+    const headers = [...c.request.headers, ['Signature-Input', c.signature_input], ['Signature', c.signature], ['client_id', CLIENT]];
+    const res = await send(c.request.method, u.pathname + u.search, headers, c.request.body);
+    assertDenied(res, HMS_MSG);
+  });
+});
