@@ -11,6 +11,7 @@
 
 pub mod cache;
 pub mod forward;
+pub mod gentoken;
 pub mod interceptors;
 pub mod keys;
 pub mod locate;

@@ -56,6 +56,13 @@ pub enum Cause {
     KeysUnavailable,
     /// A key the runtime could not import or use (500).
     BadKey,
+    // CSRF and Time Tokens.
+    /// A genuine token issued for another app, session or bound value.
+    WrongBinding,
+    /// A CSRF token bound to a session, and the request has no session cookie/header.
+    NoSession,
+    /// A Time Token bound to a value, and the request does not carry it.
+    NoBindValue,
 }
 
 /// One step of the decision.

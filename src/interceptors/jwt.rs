@@ -405,6 +405,11 @@ impl Jwt {
         }
     }
 
+    /// Whether a pass names an app (`identity_claims`).
+    pub fn identifies(&self) -> bool {
+        !self.identity_claims.is_empty()
+    }
+
     pub fn check(&self, call: &Call<'_>) -> Check {
         let c = &self.common;
         let (raw, place) = match c.extract(call) {
