@@ -37,7 +37,7 @@ pub const SECRET_PREVIOUS: &str = "TOKEN_SECRET_PREVIOUS";
 /// Shortest secret accepted, in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
 /// Longest token looked at; anything longer is refused without computing a MAC.
-pub const MAX_TOKEN_BYTES: usize = 128;
+pub const MAX_TOKEN_BYTES: usize = 256;
 
 const TAG_BYTES: usize = 8;
 const MAC_BYTES: usize = 32;

@@ -399,7 +399,7 @@ mod tests {
                 Cause::Malformed,
             ),
             (
-                format!("sid=s-1; csrf_token={}", "x".repeat(200)),
+                format!("sid=s-1; csrf_token={}", "x".repeat(300)),
                 T0,
                 Cause::TooLong,
             ),
