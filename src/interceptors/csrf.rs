@@ -204,7 +204,7 @@ impl Csrf {
             call,
             (&token, place),
             &as_refs(&values),
-            |exp_ms| {
+            &|exp_ms| {
                 if now_ms >= exp_ms {
                     Err((
                         Cause::Expired,

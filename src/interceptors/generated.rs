@@ -233,7 +233,8 @@ impl Source {
 }
 
 /// A validator's token check: `bound` are the request's values, `time` judges the token's time
-/// (a CSRF expiry, a Time Token's age) and says why it fails.
+/// (a CSRF expiry, a Time Token's age) and says why it fails (a `dyn` closure: one copy of this
+/// function in the Worker, not one per interceptor).
 pub fn validate(
     c: &Common,
     keys: Option<&TokenKeys>,
@@ -241,7 +242,7 @@ pub fn validate(
     call: &Call<'_>,
     (token, place): (&str, Place),
     bound: &[Option<&str>],
-    time: impl FnOnce(u64) -> Result<String, (Cause, String)>,
+    time: &dyn Fn(u64) -> Result<String, (Cause, String)>,
 ) -> Check {
     let Some(keys) = keys else {
         return missing_keys(c.kind);

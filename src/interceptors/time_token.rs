@@ -172,7 +172,7 @@ impl TimeToken {
             call,
             (&token, place),
             &[value.as_deref()],
-            |issued_ms| {
+            &|issued_ms| {
                 if issued_ms > now + FUTURE_SKEW_MS {
                     Err((
                         Cause::NotYetValid,
