@@ -35,8 +35,8 @@ function makePolicy(originUrl) {
       ]),
       // Cookie mode, bound to a query parameter.
       api('ttc', [], [
-        { name: 'issue', path: '/issue/*', interceptors: [{ type: 'time_token_generator', location: 'cookie', name: 'tt', ttl_ms: 1500, bind: { query: 'order' } }] },
-        { name: 'use', path: '/use/*', interceptors: [{ type: 'time_token', location: 'cookie', name: 'tt', ttl_ms: 1500, bind: { query: 'order' } }] },
+        { name: 'issue', path: '/issue/*', interceptors: [{ type: 'time_token_generator', location: 'cookie', name: 'tt', ttl_ms: 4500, bind: { query: 'order' } }] },
+        { name: 'use', path: '/use/*', interceptors: [{ type: 'time_token', location: 'cookie', name: 'tt', ttl_ms: 4500, bind: { query: 'order' } }] },
       ]),
       // Bound to a field of the identified app's extra info.
       api('tte', [{ type: 'client_id' }], [
@@ -150,7 +150,7 @@ describe('Time Token Generator and Time Token Validation', H, () => {
     const cookies = setCookies(res);
     assert.equal(cookies.length, 3);
     const token = cookieFrom(res, 'tt');
-    assert.equal(cookies[2], `tt=${token}; Max-Age=2; Path=/; Secure; HttpOnly; SameSite=Strict`);
+    assert.equal(cookies[2], `tt=${token}; Max-Age=5; Path=/; Secure; HttpOnly; SameSite=Strict`, 'Max-Age: 4500 ms rounded up');
     const send = (q, cookie) => {
       const id = uniq('req');
       const path = `/ttc/use/${uniq('u')}`;
