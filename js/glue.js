@@ -11,10 +11,12 @@ export function init(names) {
 /**
  * Forwards `req` to `url` as `fetch(url, { method, headers, body })` with the original body
  * stream, or with `bytes` when an interceptor has read the body. `remove` and `set` are
- * "\n"-separated (names; name/value pairs). On a network error `onError(slot, error)` supplies
- * the answer; `onOk(slot, response)`, when given, sees the origin's response and returns it.
+ * "\n"-separated (names; name/value pairs). `respHeaders` ("\n"-separated name/value pairs,
+ * usually empty) are added to the origin's response, whose body streams through unread. On a
+ * network error `onError(slot, error)` supplies the answer; `onOk(slot, response)`, when given,
+ * sees the origin's response and returns it.
  */
-export function forward(req, url, remove, set, onError, slot, onOk, bytes) {
+export function forward(req, url, remove, set, respHeaders, onError, slot, onOk, bytes) {
   const headers = new Headers(req.headers);
   for (const n of alwaysRemove) headers.delete(n);
   if (remove) for (const n of remove.split("\n")) headers.delete(n);
@@ -28,7 +30,22 @@ export function forward(req, url, remove, set, onError, slot, onOk, bytes) {
     if (bytes) init.body = bytes;
     else if (req.body) init.body = req.body;
   }
-  return fetch(url, init).then(onOk ? (r) => onOk(slot, r) : undefined, (e) => onError(slot, e));
+  let p = fetch(url, init);
+  if (respHeaders) p = p.then((r) => withHeaders(r, respHeaders));
+  return p.then(onOk ? (r) => onOk(slot, r) : undefined, (e) => onError(slot, e));
+}
+
+/** The origin's response with headers added: Set-Cookie and Access-Control-Expose-Headers
+ * appended, others set. Same status, status text and body stream (never buffered). */
+function withHeaders(r, pairs) {
+  const out = new Response(r.body, r);
+  const p = pairs.split("\n");
+  for (let i = 0; i + 1 < p.length; i += 2) {
+    const n = p[i];
+    if (n === "set-cookie" || n === "access-control-expose-headers") out.headers.append(n, p[i + 1]);
+    else out.headers.set(n, p[i + 1]);
+  }
+  return out;
 }
 
 /**

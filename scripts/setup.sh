@@ -46,6 +46,13 @@ if ! python3 -c 'import opentelemetry.proto.collector.logs.v1.logs_service_pb2' 
   python3 -m pip install --quiet --disable-pip-version-check opentelemetry-proto==1.45.2
 fi
 
+# The CSRF browser test (tests/e2e/csrf_browser.test.mjs) drives Debian's Chromium through
+# playwright-core, which never downloads a browser of its own.
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing chromium (Debian package, for the browser test)"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+fi
+
 if [ "${1:-}" = "--bench" ] && ! command -v wrk >/dev/null; then
   say "installing wrk"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi

@@ -53,6 +53,7 @@ extern "C" {
         url: &str,
         remove: &str,
         set: &str,
+        response_headers: &str,
         on_error: &JsValue,
         slot: u32,
         on_ok: &JsValue,
@@ -163,6 +164,21 @@ fn load_config(env: &JsValue) -> Result<Rc<Policy>, Rc<str>> {
         Some(text) => policy::compile_str(&text).map_err(|e| e.to_string()),
         None => Err(format!("the {POLICY_BINDING} variable is not set")),
     };
+    // CSRF / Time Tokens: the TOKEN_SECRET keys, handed to the core once per isolate.
+    let policy = policy.and_then(|mut p| {
+        let secret = |name: &str| {
+            Reflect::get(env, &JsValue::from_str(name))
+                .ok()?
+                .as_string()
+        };
+        let (current, previous) = (
+            secret(crate::gentoken::SECRET),
+            secret(crate::gentoken::SECRET_PREVIOUS),
+        );
+        crate::gentoken::attach(&mut p, current.as_deref(), previous.as_deref())
+            .map(|()| p)
+            .map_err(|e| format!("invalid configuration: {e}"))
+    });
     let logging = shipper::configure(env);
     match (policy, logging) {
         (Ok(p), Ok(())) => Ok(Rc::new(p)),
@@ -538,6 +554,15 @@ fn respond(
                 set.push('\n');
                 set.push_str(value);
             }
+            let mut response_headers = String::new();
+            for (name, value) in &plan.response_headers {
+                if !response_headers.is_empty() {
+                    response_headers.push('\n');
+                }
+                response_headers.push_str(name);
+                response_headers.push('\n');
+                response_headers.push_str(value);
+            }
             SETTLE.with(|s| {
                 let on_ok = if log {
                     s.ok.as_ref().clone()
@@ -549,6 +574,7 @@ fn respond(
                     &plan.url,
                     &plan.remove.join("\n"),
                     &set,
+                    &response_headers,
                     s.err.as_ref(),
                     slot,
                     &on_ok,

@@ -44,6 +44,10 @@ pub struct ForwardPlan {
     pub remove: Vec<String>,
     /// Headers to set (after the deletions).
     pub set: Vec<(String, String)>,
+    /// Added to the origin's response by response-flow interceptors (generators): `set-cookie`
+    /// and `access-control-expose-headers` appended, others set. Empty for most calls, and then
+    /// the origin's response is handed back untouched.
+    pub response_headers: Vec<(String, String)>,
 }
 
 /// Headers the adapter deletes from every forwarded request: the hop-by-hop headers the
@@ -133,7 +137,12 @@ pub fn plan(
         url.push('?');
         url.push_str(&q);
     }
-    ForwardPlan { url, remove, set }
+    ForwardPlan {
+        url,
+        remove,
+        set,
+        response_headers: Vec::new(),
+    }
 }
 
 /// A header value: visible ASCII and spaces kept, every other byte percent-encoded (`%XX`), so

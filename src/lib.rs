@@ -13,6 +13,7 @@ pub mod bodysig;
 pub mod cache;
 pub mod digest;
 pub mod forward;
+pub mod gentoken;
 pub mod httpsig;
 pub mod interceptors;
 pub mod jobs;

@@ -165,7 +165,13 @@ pub fn decide(policy: &Policy, input: &Input<'_>, records: &dyn RecordSource) ->
     let mut identity: Option<Identity> = None;
     let mut hides: Vec<Hide> = Vec::new();
     let mut headers: Vec<(Arc<str>, Option<String>)> = Vec::new();
+    // Response-flow interceptors (generators), in declared order; empty for most policies.
+    let mut generators: Vec<&Interceptor> = Vec::new();
     for interceptor in chain {
+        if interceptor.is_response_flow() {
+            generators.push(interceptor);
+            continue;
+        }
         let call = Call {
             req,
             target,
@@ -214,7 +220,40 @@ pub fn decide(policy: &Policy, input: &Input<'_>, records: &dyn RecordSource) ->
         }
     }
 
+    // The generators' tokens depend on the request, the identity and the time, never on the
+    // response body: they are made now and added to the origin's response as it streams back.
+    let mut response_headers: Vec<(String, String)> = Vec::new();
+    for generator in generators {
+        let call = Call {
+            req,
+            target,
+            api: &api.name,
+            resource: resource.map(|r| &*r.name),
+            now_s: (input.now_ms / 1000) as i64,
+            now_ms: input.now_ms,
+            records,
+            identity: identity.as_ref(),
+        };
+        match generator.issue(&call) {
+            Some(Ok(issued)) => {
+                trace.entries.push(issued.entry);
+                response_headers.extend(issued.headers);
+            }
+            Some(Err(f)) => {
+                trace.entries.push(f.entry);
+                return Step::Done(finish(
+                    trace,
+                    Outcome::Fault,
+                    Answer::Reply(Reply::plain(f.status)),
+                    identity.as_ref(),
+                ));
+            }
+            None => {}
+        }
+    }
+
     let mut plan = forward_plan(req, &target, api, rest, policy, identity.as_ref(), &hides);
+    plan.response_headers = response_headers;
     // Headers an interceptor owns (JWT claims): the client's copies never reach the origin. The
     // identity headers are the policy's own and are never overwritten by a claim.
     for (name, value) in headers {

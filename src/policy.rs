@@ -270,6 +270,7 @@ fn compile_api(v: &Value, i: usize, docs: &str, errs: &mut Vec<String>) -> Optio
         }
     }
     o.finish(errs);
+    crate::interceptors::generated::check_chains(&path, &interceptors, resources.as_deref(), errs);
     Some(Api {
         name: name.into(),
         base_path,
@@ -573,7 +574,7 @@ mod tests {
             "policy.identity_headers.client_id: \"bad header\" is not a valid header name",
             "apis[0] \"orders\".base_path: \"orders/\" must start with '/'",
             "apis[0] \"orders\".origin: \"ftp://x\" must be an http:// or https:// URL",
-            "apis[0] \"orders\" interceptors[0] (oatuh).type: unknown value \"oatuh\"; expected one of [\"oauth\", \"access_token\", \"client_id\", \"client_id_secret_encoded\", \"jwt\", \"digital_signature\"]",
+            "apis[0] \"orders\" interceptors[0] (oatuh).type: unknown value \"oatuh\"; expected one of [\"oauth\", \"access_token\", \"client_id\", \"client_id_secret_encoded\", \"jwt\", \"csrf_generator\", \"csrf\", \"time_token_generator\", \"time_token\", \"digital_signature\"]",
             "apis[0] \"orders\" interceptors[1] (access_token): unknown field \"nme\"",
             "apis[0] \"orders\" interceptors[1] (access_token).location: unknown value \"body\"",
             "apis[0] \"orders\" resources[0].path: path \"/a/*/b\": '*' may only be the last segment",

@@ -67,6 +67,13 @@ pub enum Cause {
     Replayed,
     /// The body is larger than the interceptor reads (413).
     BodyTooLarge,
+    // CSRF and Time Tokens.
+    /// A genuine token issued for another app, session or bound value.
+    WrongBinding,
+    /// A CSRF token bound to a session, and the request has no session cookie/header.
+    NoSession,
+    /// A Time Token bound to a value, and the request does not carry it.
+    NoBindValue,
 }
 
 /// One step of the decision.

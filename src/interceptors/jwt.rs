@@ -313,11 +313,6 @@ fn seconds(o: &mut Obj<'_>, key: &'static str, errs: &mut Vec<String>) -> Option
 }
 
 impl Jwt {
-    /// Whether a pass identifies an app (an identity claim is configured).
-    pub fn identifies(&self) -> bool {
-        !self.identity_claims.is_empty()
-    }
-
     pub fn compile(o: &mut Obj<'_>, docs: &str, errs: &mut Vec<String>) -> Jwt {
         let common = Common::compile(o, "jwt", Label::Jwt, "Authorization", LOCATIONS, docs, errs);
         let reads_header = common.location.places().contains(&Place::Header);
@@ -408,6 +403,11 @@ impl Jwt {
             identity_claims,
             forward_claims,
         }
+    }
+
+    /// Whether a pass names an app (`identity_claims`).
+    pub fn identifies(&self) -> bool {
+        !self.identity_claims.is_empty()
     }
 
     pub fn check(&self, call: &Call<'_>) -> Check {

@@ -12,9 +12,12 @@
 pub mod access_token;
 pub mod client_id;
 pub mod client_id_secret_encoded;
+pub mod csrf;
 pub mod digital_signature;
+pub mod generated;
 pub mod jwt;
 pub mod oauth;
+pub mod time_token;
 
 use crate::cache::{RecordSource, Slot};
 use crate::locate::{extract, Extracted, Location, Place};
@@ -33,6 +36,10 @@ pub const TYPES: &[&str] = &[
     "client_id",
     "client_id_secret_encoded",
     "jwt",
+    "csrf_generator",
+    "csrf",
+    "time_token_generator",
+    "time_token",
     "digital_signature",
 ];
 
@@ -44,6 +51,10 @@ pub enum Interceptor {
     ClientIdSecretEncoded(client_id_secret_encoded::ClientIdSecretEncoded),
     Jwt(jwt::Jwt),
     DigitalSignature(digital_signature::DigitalSignature),
+    CsrfGenerator(csrf::CsrfGenerator),
+    Csrf(csrf::Csrf),
+    TimeTokenGenerator(time_token::TimeTokenGenerator),
+    TimeToken(time_token::TimeToken),
 }
 
 impl Interceptor {
@@ -66,6 +77,12 @@ impl Interceptor {
             "digital_signature" => Interceptor::DigitalSignature(
                 digital_signature::DigitalSignature::compile(o, docs, errs),
             ),
+            "csrf_generator" => Interceptor::CsrfGenerator(csrf::CsrfGenerator::compile(o, errs)),
+            "csrf" => Interceptor::Csrf(csrf::Csrf::compile(o, docs, errs)),
+            "time_token_generator" => {
+                Interceptor::TimeTokenGenerator(time_token::TimeTokenGenerator::compile(o, errs))
+            }
+            "time_token" => Interceptor::TimeToken(time_token::TimeToken::compile(o, docs, errs)),
             _ => Interceptor::ClientIdSecretEncoded(
                 client_id_secret_encoded::ClientIdSecretEncoded::compile(o, docs, errs),
             ),
@@ -80,11 +97,52 @@ impl Interceptor {
             Interceptor::ClientIdSecretEncoded(i) => i.check(call),
             Interceptor::Jwt(i) => i.check(call),
             Interceptor::DigitalSignature(i) => i.check(call),
+            Interceptor::Csrf(i) => i.check(call),
+            Interceptor::TimeToken(i) => i.check(call),
+            Interceptor::CsrfGenerator(_) | Interceptor::TimeTokenGenerator(_) => fault(
+                self.kind(),
+                500,
+                Cause::BadPolicy,
+                "a response-flow interceptor was run in the request flow".into(),
+            ),
         }
     }
 
-    /// Whether a pass establishes the app (later interceptors such as Digital Signature
-    /// need one).
+    /// The type name, as written in a policy.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Interceptor::OAuth(_) => "oauth",
+            Interceptor::AccessToken(_) => "access_token",
+            Interceptor::ClientId(_) => "client_id",
+            Interceptor::ClientIdSecretEncoded(_) => "client_id_secret_encoded",
+            Interceptor::Jwt(_) => "jwt",
+            Interceptor::DigitalSignature(_) => "digital_signature",
+            Interceptor::CsrfGenerator(_) => "csrf_generator",
+            Interceptor::Csrf(_) => "csrf",
+            Interceptor::TimeTokenGenerator(_) => "time_token_generator",
+            Interceptor::TimeToken(_) => "time_token",
+        }
+    }
+
+    /// Generators act on the origin's response (response flow), after every request-flow
+    /// interceptor of the call has passed.
+    pub fn is_response_flow(&self) -> bool {
+        matches!(
+            self,
+            Interceptor::CsrfGenerator(_) | Interceptor::TimeTokenGenerator(_)
+        )
+    }
+
+    /// A generator's additions to the origin's response; `None` for request-flow interceptors.
+    pub fn issue(&self, call: &Call<'_>) -> Option<Result<generated::Issued, Fault>> {
+        match self {
+            Interceptor::CsrfGenerator(g) => Some(g.issue(call)),
+            Interceptor::TimeTokenGenerator(g) => Some(g.issue(call)),
+            _ => None,
+        }
+    }
+
+    /// Whether a pass of this interceptor establishes the call's app.
     pub fn identifies(&self) -> bool {
         match self {
             Interceptor::OAuth(_)
@@ -92,7 +150,34 @@ impl Interceptor {
             | Interceptor::ClientId(_)
             | Interceptor::ClientIdSecretEncoded(_) => true,
             Interceptor::Jwt(j) => j.identifies(),
-            Interceptor::DigitalSignature(_) => false,
+            _ => false,
+        }
+    }
+
+    /// Whether this interceptor issues or checks tokens under `TOKEN_SECRET`.
+    pub fn uses_token_keys(&self) -> bool {
+        self.requires().is_some()
+    }
+
+    /// What a CSRF / Time Token interceptor needs from its chain; `None` for the others.
+    pub fn requires(&self) -> Option<generated::Requires> {
+        match self {
+            Interceptor::CsrfGenerator(i) => Some(i.requires()),
+            Interceptor::Csrf(i) => Some(i.requires()),
+            Interceptor::TimeTokenGenerator(i) => Some(i.requires()),
+            Interceptor::TimeToken(i) => Some(i.requires()),
+            _ => None,
+        }
+    }
+
+    /// Hands the `TOKEN_SECRET` keys to a CSRF / Time Token interceptor (once per isolate).
+    pub fn attach_keys(&mut self, keys: &Arc<crate::gentoken::TokenKeys>) {
+        match self {
+            Interceptor::CsrfGenerator(i) => i.attach_keys(keys),
+            Interceptor::Csrf(i) => i.attach_keys(keys),
+            Interceptor::TimeTokenGenerator(i) => i.attach_keys(keys),
+            Interceptor::TimeToken(i) => i.attach_keys(keys),
+            _ => {}
         }
     }
 
