@@ -58,7 +58,7 @@ export function claimNonce(ns, shard, claim) {
     return Promise.reject(new Error("the NONCES Durable Object binding is missing"));
   }
   const stub = ns.get(ns.idFromName(`nonce-${shard}`));
-  return stub.fetch("https://nonce-store/claim", { method: "POST", body: claim }).then((r) => {
+  return stub.fetch(`https://nonce-store/claim?c=${claim}`, { method: "POST" }).then((r) => {
     if (r.status === 204) return true;
     if (r.status === 409) return false;
     throw new Error(`nonce store answered ${r.status}`);

@@ -95,15 +95,15 @@ impl NonceClaim {
 }
 
 impl NonceClaim {
-    /// What is sent to the nonce store: `<until_ms>\n<key>`.
+    /// What is sent to the nonce store (in its URL): `<until_ms>.<key>`.
     pub fn body(&self) -> String {
-        format!("{}\n{}", self.until_ms, self.key)
+        format!("{}.{}", self.until_ms, self.key)
     }
 }
 
-/// Reads a claim sent to the nonce store: `<until_ms>\n<key>` with a 64-hex-digit key.
+/// Reads a claim sent to the nonce store: `<until_ms>.<key>` with a 64-hex-digit key.
 pub fn parse_claim_body(body: &str) -> Option<(u64, &str)> {
-    let (until, key) = body.split_once('\n')?;
+    let (until, key) = body.split_once('.')?;
     let until = until.parse().ok()?;
     (key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit())).then_some((until, key))
 }
@@ -180,9 +180,11 @@ mod tests {
         for bad in [
             "",
             "1",
-            "x\nabc",
-            "1\nabc",
-            &format!("1\n{}", "g".repeat(64)),
+            "x.abc",
+            "1.abc",
+            &format!("1.{}", "g".repeat(64)),
+            &format!("1\n{}", "a".repeat(64)),
+            &format!("-1.{}", "a".repeat(64)),
         ] {
             assert_eq!(parse_claim_body(bad), None, "{bad:?}");
         }

@@ -7,73 +7,123 @@
 //! spread over `nonce-<n>` instances by their hash ([`crate::jobs::NonceClaim`]), so one hot
 //! app or key cannot make one instance the bottleneck. Rows past their `until` are swept on
 //! access, at most every few seconds.
+//!
+//! Like the Worker's own `fetch`, the class is a plain synchronous `#[wasm_bindgen]` export:
+//! the claim travels in the URL, SQLite storage is synchronous in a Durable Object, so a claim
+//! is answered without a future or an executor.
 
 use crate::jobs::parse_claim_body;
+use js_sys::{Array, Function, Reflect};
 use std::cell::Cell;
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Request, Response, ResponseInit};
 
 /// How often (ms) an instance deletes the nonces whose window has closed.
 const SWEEP_EVERY_MS: f64 = 5_000.0;
 
-#[durable_object]
+#[wasm_bindgen]
 pub struct NonceStore {
-    state: State,
+    /// `state.storage.sql` and its `exec`.
+    sql: JsValue,
+    exec: Option<Function>,
     last_sweep_ms: Cell<f64>,
 }
 
-impl DurableObject for NonceStore {
-    fn new(state: State, _env: Env) -> Self {
-        let sql = state.storage().sql();
-        // Errors surface on the first claim (every claim runs SQL too).
-        let _ = sql.exec(
-            "CREATE TABLE IF NOT EXISTS nonces (key TEXT PRIMARY KEY, until INTEGER NOT NULL)",
-            None,
-        );
-        let _ = sql.exec(
-            "CREATE INDEX IF NOT EXISTS nonces_until ON nonces (until)",
-            None,
-        );
-        NonceStore {
-            state,
+#[wasm_bindgen]
+impl NonceStore {
+    #[wasm_bindgen(constructor)]
+    pub fn new(state: JsValue, _env: JsValue) -> NonceStore {
+        let storage = Reflect::get(&state, &JsValue::from_str("storage")).unwrap_or_default();
+        let sql = Reflect::get(&storage, &JsValue::from_str("sql")).unwrap_or_default();
+        let exec = Reflect::get(&sql, &JsValue::from_str("exec"))
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok());
+        let store = NonceStore {
+            sql,
+            exec,
             last_sweep_ms: Cell::new(0.0),
-        }
+        };
+        // Errors surface on the first claim (every claim runs SQL too).
+        let _ = store.run(
+            "CREATE TABLE IF NOT EXISTS nonces (key TEXT PRIMARY KEY, until INTEGER NOT NULL)",
+            &[],
+        );
+        let _ = store.run(
+            "CREATE INDEX IF NOT EXISTS nonces_until ON nonces (until)",
+            &[],
+        );
+        store
     }
 
-    /// `POST` with body `<until_ms>\n<key>`: 204 when the nonce was fresh (now claimed), 409
-    /// when it is claimed and its window is still open, 400 for a malformed claim.
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let body = req.text().await?;
-        let Some((until_ms, key)) = parse_claim_body(&body) else {
-            return Response::error("malformed nonce claim", 400);
+    /// `POST /claim?c=<until_ms>.<key>`: 204 when the nonce was fresh (now claimed), 409 when
+    /// it is claimed and its window is still open, 400 for a malformed claim, 500 when the
+    /// storage fails.
+    pub fn fetch(&self, req: Request) -> Response {
+        let url = req.url();
+        let claim = url.split_once("?c=").map(|(_, c)| c);
+        let Some((until_ms, key)) = claim.and_then(parse_claim_body) else {
+            return status(400);
         };
-        let now = js_sys::Date::now();
-        let sql = self.state.storage().sql();
-        if now - self.last_sweep_ms.get() >= SWEEP_EVERY_MS {
-            self.last_sweep_ms.set(now);
-            sql.exec_raw(
-                "DELETE FROM nonces WHERE until <= ?",
-                vec![wasm_bindgen::JsValue::from_f64(now)],
-            )?;
-        }
-        // Claims the key unless a live claim holds it (an expired one is taken over).
-        let claimed = sql
-            .exec_raw(
-                "INSERT INTO nonces (key, until) VALUES (?, ?) \
-                 ON CONFLICT (key) DO UPDATE SET until = excluded.until \
-                 WHERE nonces.until <= ? RETURNING key",
-                vec![
-                    wasm_bindgen::JsValue::from_str(key),
-                    wasm_bindgen::JsValue::from_f64(until_ms as f64),
-                    wasm_bindgen::JsValue::from_f64(now),
-                ],
-            )?
-            .raw()
-            .next()
-            .is_some();
-        if claimed {
-            Ok(Response::empty()?.with_status(204))
-        } else {
-            Ok(Response::empty()?.with_status(409))
+        match self.claim(until_ms, key) {
+            Ok(true) => status(204),
+            Ok(false) => status(409),
+            Err(e) => {
+                web_sys::console::error_2(&JsValue::from_str("nonce store:"), &e);
+                status(500)
+            }
         }
     }
+}
+
+impl NonceStore {
+    /// Claims `key` until `until_ms` unless a live claim holds it (an expired one is taken
+    /// over): whether it was fresh.
+    fn claim(&self, until_ms: u64, key: &str) -> Result<bool, JsValue> {
+        let now = js_sys::Date::now();
+        if now - self.last_sweep_ms.get() >= SWEEP_EVERY_MS {
+            self.last_sweep_ms.set(now);
+            self.run(
+                "DELETE FROM nonces WHERE until <= ?",
+                &[JsValue::from_f64(now)],
+            )?;
+        }
+        let cursor = self.run(
+            "INSERT INTO nonces (key, until) VALUES (?, ?) \
+             ON CONFLICT (key) DO UPDATE SET until = excluded.until \
+             WHERE nonces.until <= ? RETURNING key",
+            &[
+                JsValue::from_str(key),
+                JsValue::from_f64(until_ms as f64),
+                JsValue::from_f64(now),
+            ],
+        )?;
+        // The cursor yields the key when this call claimed it.
+        let next: Function = Reflect::get(&cursor, &JsValue::from_str("next"))?.dyn_into()?;
+        let first = next.call0(&cursor)?;
+        let done = Reflect::get(&first, &JsValue::from_str("done"))?;
+        Ok(!done.is_truthy())
+    }
+
+    /// `sql.exec(query, ...bindings)`: the cursor.
+    fn run(&self, query: &str, bindings: &[JsValue]) -> Result<JsValue, JsValue> {
+        let Some(exec) = &self.exec else {
+            return Err(JsValue::from_str(
+                "no SQLite storage: declare NonceStore in new_sqlite_classes",
+            ));
+        };
+        let args = Array::new();
+        args.push(&JsValue::from_str(query));
+        for b in bindings {
+            args.push(b);
+        }
+        exec.apply(&self.sql, &args)
+    }
+}
+
+fn status(code: u16) -> Response {
+    let init = ResponseInit::new();
+    init.set_status(code);
+    Response::new_with_opt_str_and_init(None, &init)
+        .unwrap_or_else(|_| Response::new().expect("an empty Response can always be made"))
 }

@@ -461,3 +461,40 @@ describe('RFC 9421 Appendix B examples verify in the Worker', () => {
     assertDenied(res, HMS_MSG);
   });
 });
+
+describe('the nonce store failing', () => {
+  let broken;
+  before(async () => {
+    const policy = makePolicy(origin.url, rfcBases);
+    broken = await startGateway({ policy, records: records(policy.apis.map((a) => a.name)), brokenNonces: true });
+  }, H);
+  after(async () => {
+    await broken?.dispose();
+  }, H);
+
+  test('fails closed: 503, never forwarded, the trace says store_unavailable', T, async () => {
+    const id = uniq('hms');
+    const body = '{"a":1}';
+    const url = `${String(broken.url).replace(/\/$/, '')}/hms/items?x=1`;
+    const signed = signRequest({
+      method: 'POST',
+      url,
+      headers: {},
+      body,
+      alg: 'ed25519',
+      keyid: 'test-key-ed25519',
+      key: rfcKey('test-key-ed25519'),
+      components: ['@method', '@target-uri', 'content-digest'],
+      nonce: randomBytes(12).toString('base64url'),
+    });
+    const res = await broken.request('/hms/items?x=1', {
+      method: 'POST',
+      headers: [['client_id', CLIENT], ...Object.entries(signed)],
+      body,
+      id,
+    });
+    assertFault(res, 503);
+    assertNotForwarded(origin, id);
+    assert.ok(await broken.waitForOutput(['"cause":"store_unavailable"']), broken.output());
+  });
+});

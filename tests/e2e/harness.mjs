@@ -292,7 +292,7 @@ export async function closedPort() {
 // ---------------------------------------------------------------------------------------------
 // Gateway (the built Worker in Miniflare)
 
-function miniflareOptions({ policy, hasPolicy, brokenKv, extraBindings, onStdout, onStderr }) {
+function miniflareOptions({ policy, hasPolicy, brokenKv, brokenNonces, extraBindings, onStdout, onStderr }) {
   const entry = findEntry();
   const bindings = { ...extraBindings };
   if (hasPolicy) bindings.POLICY = policy;
@@ -309,7 +309,8 @@ function miniflareOptions({ policy, hasPolicy, brokenKv, extraBindings, onStdout
     compatibilityDate: '2025-01-01',
     kvNamespaces: brokenKv ? [] : ['RECORDS'],
     // The nonce store (RFC 9421 replay protection), SQLite-backed as in wrangler.toml.
-    durableObjects: { NONCES: { className: 'NonceStore', useSQLite: true } },
+    // brokenNonces: a store without SQLite storage, whose every claim fails.
+    durableObjects: { NONCES: { className: 'NonceStore', useSQLite: !brokenNonces } },
     bindings,
     cf: false,
     host: '127.0.0.1',
@@ -326,7 +327,7 @@ function miniflareOptions({ policy, hasPolicy, brokenKv, extraBindings, onStdout
  * pass `policy: undefined` with `omitPolicy: true` to leave the binding out. `records` maps
  * KV keys to values (objects are JSON-encoded, strings stored verbatim).
  */
-export async function startGateway({ policy, records = {}, omitPolicy = false, brokenKv = false, bindings: extraBindings = {} } = {}) {
+export async function startGateway({ policy, records = {}, omitPolicy = false, brokenKv = false, brokenNonces = false, bindings: extraBindings = {} } = {}) {
   let output = '';
   const onStdout = (d) => {
     output += String(d);
@@ -336,7 +337,7 @@ export async function startGateway({ policy, records = {}, omitPolicy = false, b
     output += String(d);
     if (process.env.E2E_VERBOSE) process.stderr.write(`[workerd] ${d}`);
   };
-  let mf = new Miniflare(miniflareOptions({ policy, hasPolicy: !omitPolicy, brokenKv, extraBindings, onStdout, onStderr }));
+  let mf = new Miniflare(miniflareOptions({ policy, hasPolicy: !omitPolicy, brokenKv, brokenNonces, extraBindings, onStdout, onStderr }));
   let url = await mf.ready;
   const gw = {
     get url() {
