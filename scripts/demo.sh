@@ -11,10 +11,13 @@ PORT=${DEMO_PORT:-8787}
 echo "[demo] seeding local KV with the records tool (target/debug/edge-records)"
 cargo build --quiet --bin edge-records
 R=target/debug/edge-records
-ALL=(--grant orders --grant catalog --grant status --grant partners)
+ALL=(--grant orders --grant catalog --grant status --grant partners --grant payments)
+# The demo app's RFC 9421 signing secret (a demo value: never use it for anything else).
+DEMO_HMAC=ZGVtby1obWFjLXNlY3JldC1mb3ItdGhlLWRlbW8tb25seQ==
 # Apps (--replace: every start resets them). The client secret is read from standard input.
 printf '%s\n' demo-secret | $R app create --client-id demo-app --name "Demo App" "${ALL[@]}" \
   --extra-info '{"plan":"gold"}' --secret-stdin --replace >/dev/null
+printf '%s\n' "$DEMO_HMAC" | $R app key add demo-app --kid demo-hmac --hmac --base64 --replace >/dev/null
 $R app create --client-id demo-readonly --name "Read-only App" \
   --grant orders:list-orders,one-order --no-secret --replace >/dev/null
 $R app create --client-id demo-pending --name "Pending App" --status PENDING "${ALL[@]}" \
@@ -58,6 +61,13 @@ cat <<MSG
   # Basic base64(client_id:client_secret)
   curl -i $G/partners/report -u demo-app:demo-secret
   curl -i $G/partners/report -u demo-app:wrong
+  # Digital Signature (RFC 9421, hmac-sha256), signed and sent by the client example: 200 (a
+  # fresh nonce each time); the second command fixes the nonce: run it twice, the second run is a
+  # replay (401). Without --send the script prints the headers to add.
+  node scripts/sign-request.mjs rfc9421 --alg hmac-sha256 --keyid demo-hmac --secret-base64 $DEMO_HMAC \
+    --method POST --url $G/payments/ --body '{"amount":10}' -H 'client_id: demo-app' --send
+  node scripts/sign-request.mjs rfc9421 --alg hmac-sha256 --keyid demo-hmac --secret-base64 $DEMO_HMAC \
+    --method POST --url $G/payments/ --body '{"amount":10}' --nonce once-only -H 'client_id: demo-app' --send
 
 [demo] Each decision's trace is shipped to a local log sink (scripts/demo-sink.mjs), which prints
 [demo] one [log-sink] line per entry below.

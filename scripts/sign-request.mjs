@@ -4,7 +4,7 @@
 //
 //   Sensedia body signature (base64 of the signature over the raw body bytes):
 //     node scripts/sign-request.mjs body --alg SHA256withRSA --key key.pem --body-file f
-//       [--header Signature] [--curl]
+//       [--header Signature] [--curl | --send --url URL [--method M] [-H 'Name: value']...]
 //     (HmacSHA256: --key is a file holding the secret, or --secret TEXT)
 //
 //   RFC 9421 HTTP Message Signature (+ RFC 9530 Content-Digest when the body is covered):
@@ -12,13 +12,15 @@
 //       --method POST --url https://api.example.com/orders?x=1 [--body-file f] \
 //       [-H 'Content-Type: application/json']... [--components @method,@authority,@path,...] \
 //       [--label sig1] [--nonce N] [--created S] [--expires S] [--tag T] [--no-alg-param] \
-//       [--digest sha-256|sha-512] [--curl]
+//       [--digest sha-256|sha-512] [--no-nonce] [--curl | --send]
+//     (a random nonce is added unless --nonce N or --no-nonce is given)
 //     (hmac-sha256: --key is a file holding the base64 secret, or --secret-base64 B64)
 //
-// It prints the headers to add (or curl arguments with --curl). The key formats are whatever
+// It prints the headers to add (or curl arguments with --curl); with --send it sends the
+// request itself (Node's fetch) with those headers and the -H ones, and prints the answer. The key formats are whatever
 // node:crypto reads: PEM (PKCS#8, SEC1, PKCS#1) or a JWK JSON file.
 
-import { createHash, createHmac, createPrivateKey, constants, sign } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, constants, randomBytes, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -165,7 +167,8 @@ function signBase(alg, key, base) {
  * Signs a request (RFC 9421). Returns the headers to add: `Signature-Input`, `Signature`, and
  * `Content-Digest` when `content-digest` is covered, a body is given and `headers` has none.
  *
- * components: default `@method @authority @path @query`, plus `content-digest` with a body.
+ * components: default `@method @target-uri` (what the interceptor requires by default), plus
+ * `content-digest` with a body.
  * created: Unix seconds (default now; `null` leaves it out). `alg` is put in the parameters
  * unless `algParam: false`. Parameter order: created, expires, keyid, nonce, alg, tag.
  * key: private key (PEM, JWK or KeyObject); for hmac-sha256 the secret bytes (Buffer/string).
@@ -175,7 +178,8 @@ export function signRequest({
   label = 'sig1', algParam = true, digest = 'sha-256',
 }) {
   const hasBody = body !== undefined && body !== null && bytes(body).length > 0;
-  components ??= ['@method', '@authority', '@path', '@query', ...(hasBody ? ['content-digest'] : [])];
+  // The interceptor's default requirement (@method, @target-uri), plus the body's digest.
+  components ??= ['@method', '@target-uri', ...(hasBody ? ['content-digest'] : [])];
   const added = {};
   let all = { ...headers };
   if (components.includes('content-digest') && header(headers, 'content-digest') === undefined) {
@@ -204,7 +208,7 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-H' || a === '--header-line') opts.H.push(argv[++i]);
-    else if (a === '--curl' || a === '--no-alg-param') opts[a.slice(2)] = true;
+    else if (a === '--curl' || a === '--no-alg-param' || a === '--send' || a === '--no-nonce') opts[a.slice(2)] = true;
     else if (a.startsWith('--')) {
       if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
       opts[a.slice(2)] = argv[++i];
@@ -219,7 +223,22 @@ function print(headers, curl) {
   }
 }
 
-function cli(argv) {
+/** --send: sends the request with the signature headers (and the -H headers) and prints the
+ * answer's status line and body. */
+async function send(o, body, signed, headerLines) {
+  const headers = new Headers();
+  for (const line of headerLines) {
+    const i = line.indexOf(':');
+    headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+  }
+  for (const [k, v] of Object.entries(signed)) headers.set(k, v);
+  const method = o.method ?? (body ? 'POST' : 'GET');
+  const res = await fetch(need(o, 'url'), { method, headers, body: method === 'GET' || method === 'HEAD' ? undefined : body });
+  console.log(`HTTP ${res.status} ${res.statusText}`);
+  console.log(await res.text());
+}
+
+async function cli(argv) {
   const [mode, ...rest] = argv;
   const o = parseArgs(rest);
   const body = o['body-file'] !== undefined ? readFileSync(o['body-file']) : o.body !== undefined ? Buffer.from(o.body) : undefined;
@@ -227,7 +246,9 @@ function cli(argv) {
     const isHmac = o.alg === 'HmacSHA256';
     const key = isHmac && o.secret !== undefined ? o.secret : readFileSync(need(o, 'key'));
     const sig = signBody({ algorithm: need(o, 'alg'), key, body: body ?? Buffer.alloc(0) });
-    print({ [o.header ?? 'Signature']: sig }, o.curl);
+    const out = { [o.header ?? 'Signature']: sig };
+    if (o.send) await send(o, body, out, o.H);
+    else print(out, o.curl);
   } else if (mode === 'rfc9421') {
     const alg = need(o, 'alg');
     let key;
@@ -246,10 +267,13 @@ function cli(argv) {
     const out = signRequest({
       method: o.method ?? 'GET', url: need(o, 'url'), headers, body, alg, keyid: o.keyid, key,
       components: o.components?.split(',').map((s) => s.trim()).filter(Boolean),
-      nonce: o.nonce, created: num(o.created), expires: num(o.expires), tag: o.tag,
+      // A fresh random nonce unless one is given (or --no-nonce).
+      nonce: o['no-nonce'] ? undefined : (o.nonce ?? randomBytes(16).toString('base64url')),
+      created: num(o.created), expires: num(o.expires), tag: o.tag,
       label: o.label ?? 'sig1', algParam: !o['no-alg-param'], digest: o.digest ?? 'sha-256',
     });
-    print(out, o.curl);
+    if (o.send) await send(o, body, out, o.H);
+    else print(out, o.curl);
   } else {
     throw new Error('usage: sign-request.mjs body|rfc9421 --alg ALG --key FILE ... (see the header of this file)');
   }
@@ -261,10 +285,8 @@ function need(o, k) {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  try {
-    cli(process.argv.slice(2));
-  } catch (e) {
+  cli(process.argv.slice(2)).catch((e) => {
     console.error(`sign-request: ${e.message}`);
     process.exit(2);
-  }
+  });
 }

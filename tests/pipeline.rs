@@ -273,5 +273,5 @@ fn the_shipped_example_policy_compiles() {
     let doc: toml::Value = toml::from_str(&text).unwrap();
     let policy = serde_json::to_value(&doc["vars"]["POLICY"]).unwrap();
     let p = compile(&policy).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(p.apis.len(), 4);
+    assert_eq!(p.apis.len(), 5);
 }

@@ -95,7 +95,7 @@ describe('sign-request.mjs reproduces RFC 9421 Appendix B', () => {
       body: '{"hello": "world"}', alg: 'ed25519', keyid: 'k1', key: privatePem('test-key-ed25519'), created: 1700000000,
     });
     assert.equal(out['Content-Digest'], 'sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:');
-    assert.match(out['Signature-Input'], /^sig1=\("@method" "@authority" "@path" "@query" "content-digest"\);created=1700000000;keyid="k1";alg="ed25519"$/);
+    assert.match(out['Signature-Input'], /^sig1=\("@method" "@target-uri" "content-digest"\);created=1700000000;keyid="k1";alg="ed25519"$/);
   });
 
   test('body signatures: MD5 refused, HMAC known answer', () => {
