@@ -192,6 +192,24 @@ fn with_state<T>(env: &JsValue, f: impl FnOnce(&mut State) -> T) -> T {
     STATE.with(|cell| {
         let mut slot = cell.borrow_mut();
         let state = slot.get_or_insert_with(|| {
+            // Keys for the caches' hashers, before any cache is made.
+            let mut seed = [0u8; 16];
+            let ok = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
+                .ok()
+                .map(|c| c.unchecked_into::<web_sys::Crypto>())
+                .is_some_and(|c| c.get_random_values_with_u8_array(&mut seed).is_ok());
+            if !ok {
+                web_sys::console::error_1(&JsValue::from_str(
+                    "edge-interceptors: crypto.getRandomValues failed; cache hash keys from Math.random",
+                ));
+                for b in &mut seed {
+                    *b = (Math::random() * 256.0) as u8;
+                }
+            }
+            crate::seeded::set_keys(
+                u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")),
+                u64::from_le_bytes(seed[8..].try_into().expect("8 bytes")),
+            );
             let policy = load_config(env);
             let settings = policy.as_ref().map(|p| p.cache).unwrap_or_default();
             match &policy {

@@ -91,14 +91,15 @@ struct Cached {
 /// A bounded per-isolate record cache with time-to-live; time is passed in.
 pub struct RecordCache {
     settings: CacheSettings,
-    map: HashMap<String, Cached>,
+    /// Keyed by client-chosen text (`app:<client_id>`): hashed under per-isolate keys.
+    map: crate::seeded::SeededMap<String, Cached>,
 }
 
 impl RecordCache {
     pub fn new(settings: CacheSettings) -> RecordCache {
         RecordCache {
             settings,
-            map: HashMap::new(),
+            map: Default::default(),
         }
     }
 

@@ -25,6 +25,7 @@ pub mod policy;
 pub mod records;
 pub mod request;
 pub mod route;
+pub mod seeded;
 pub mod ship;
 pub mod trace;
 pub mod tracectx;

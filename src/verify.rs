@@ -62,7 +62,8 @@ pub const MAX_KEEP_MS: u64 = 24 * 3600 * 1000;
 
 /// Verdicts by token hash, bounded.
 pub struct VerifiedCache {
-    map: HashMap<[u8; 32], Verified>,
+    /// Keyed by token hashes, which clients can grind: hashed under per-isolate keys.
+    map: crate::seeded::SeededMap<[u8; 32], Verified>,
     max_entries: usize,
 }
 
@@ -70,7 +71,7 @@ impl VerifiedCache {
     /// At least 64 entries, so that the verdicts of one request always fit.
     pub fn new(max_entries: usize) -> VerifiedCache {
         VerifiedCache {
-            map: HashMap::new(),
+            map: Default::default(),
             max_entries: max_entries.max(64),
         }
     }
