@@ -150,8 +150,11 @@ const TMP = fs.mkdtempSync(path.join(os.tmpdir(), "bench-jwt-"));
 const LUA = path.join(TMP, "distinct.lua");
 fs.writeFileSync(
   LUA,
-  `local tid = 0
-function setup(thread) thread:set("tid", tid); tid = tid + 1 end
+  `-- "tid" is the global thread:set gives each thread; the counter must have another name, or
+-- (as a chunk-level local, re-run in every thread) it would shadow "tid" in init and every
+-- thread would send the same tokens.
+local threads = 0
+function setup(thread) thread:set("tid", threads); threads = threads + 1 end
 function init(args)
   tokens = {}
   for line in io.lines(args[1]) do tokens[#tokens + 1] = line end

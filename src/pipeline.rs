@@ -167,20 +167,25 @@ pub fn decide(policy: &Policy, input: &Input<'_>, records: &dyn RecordSource) ->
     let mut headers: Vec<(Arc<str>, Option<String>)> = Vec::new();
     // Response-flow interceptors (generators), in declared order; empty for most policies.
     let mut generators: Vec<&Interceptor> = Vec::new();
+    // What every interceptor sees of the call; only the identity changes along the chain.
+    let base = Call {
+        req,
+        target,
+        api: &api.name,
+        resource: resource.map(|r| &*r.name),
+        now_s: (input.now_ms / 1000) as i64,
+        now_ms: input.now_ms,
+        records,
+        identity: None,
+    };
     for interceptor in chain {
         if interceptor.is_response_flow() {
             generators.push(interceptor);
             continue;
         }
         let call = Call {
-            req,
-            target,
-            api: &api.name,
-            resource: resource.map(|r| &*r.name),
-            now_s: (input.now_ms / 1000) as i64,
-            now_ms: input.now_ms,
-            records,
             identity: identity.as_ref(),
+            ..base
         };
         match check(interceptor, &call) {
             Check::Pass(p) => {
@@ -225,14 +230,8 @@ pub fn decide(policy: &Policy, input: &Input<'_>, records: &dyn RecordSource) ->
     let mut response_headers: Vec<(String, String)> = Vec::new();
     for generator in generators {
         let call = Call {
-            req,
-            target,
-            api: &api.name,
-            resource: resource.map(|r| &*r.name),
-            now_s: (input.now_ms / 1000) as i64,
-            now_ms: input.now_ms,
-            records,
             identity: identity.as_ref(),
+            ..base
         };
         match generator.issue(&call) {
             Some(Ok(issued)) => {
