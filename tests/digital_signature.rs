@@ -730,3 +730,39 @@ fn rfc9421_nonces_spread_over_shards() {
     passed(&gw.run(&r, body.as_deref(), NOW));
     assert_eq!(gw.nonces.len(), 1);
 }
+
+fn without_header(r: &TestRequest, name: &str) -> TestRequest {
+    let mut r = r.clone();
+    r.headers.retain(|h| !h.0.eq_ignore_ascii_case(name));
+    r
+}
+
+#[test]
+fn rfc9421_a_body_of_unknown_length_is_read_to_see_whether_it_must_be_covered() {
+    // B.2.5 covers date, @authority and content-type, not content-digest.
+    let (r, body) = rfc_request("B.2.5");
+    let chunked = without_header(&r, "Content-Length");
+    // No Content-Length and a body: read, then refused.
+    let mut gw = Gateway::new(hms(json!({"require_content_digest": true})));
+    denied(
+        &gw.run(&chunked, body.as_deref(), NOW),
+        HMS_MSG,
+        Cause::MissingComponent,
+    );
+    assert_eq!(gw.body_reads, 1);
+    // No Content-Length and an empty body: read, nothing to cover, passes.
+    let mut gw = Gateway::new(hms(json!({"require_content_digest": true})));
+    passed(&gw.run(&chunked, Some(b""), NOW));
+    assert_eq!(gw.body_reads, 1);
+    // Content-Length: 0 — nothing read.
+    let mut gw = Gateway::new(hms(json!({"require_content_digest": true})));
+    passed(&gw.run(&replace_header(&r, "Content-Length", "0"), Some(b""), NOW));
+    assert_eq!(gw.body_reads, 0);
+    // A GET's body is never forwarded: nothing read, nothing required.
+    let mut get = chunked.clone();
+    get.method = "GET".into();
+    let c = rfc_case("B.2.5");
+    assert!(!c["signature_input"].as_str().unwrap().contains("@method"));
+    passed(&gw.run(&get, body.as_deref(), NOW));
+    assert_eq!(gw.body_reads, 0);
+}

@@ -366,18 +366,26 @@ impl DigitalSignature {
         };
         let params = &sig.params;
         let covered: Vec<&str> = sig.components.iter().map(|c| c.name.as_str()).collect();
-        let has_body = call
-            .req
-            .header("content-length")
-            .is_some_and(|v| v.trim() != "0")
-            || call.req.header("transfer-encoding").is_some();
+        // A body must be covered by content-digest (when the policy says so). Whether there is
+        // one: GET/HEAD bodies are never forwarded; Content-Length says; without it (chunked,
+        // HTTP/2) the body is read below to see.
+        let digest_needed = rules.digest_required_with_body && !covered.contains(&"content-digest");
+        let body_presence = if !digest_needed || matches!(call.req.method(), "GET" | "HEAD") {
+            Some(false)
+        } else {
+            match call.req.header("content-length") {
+                Some(v) => Some(v.parse::<u64>().map_or(true, |n| n > 0)),
+                None if call.req.header("transfer-encoding").is_some() => Some(true),
+                None => None,
+            }
+        };
         let mut missing: Vec<&str> = rules
             .required
             .iter()
             .filter(|r| !covered.contains(&r.as_str()))
             .map(String::as_str)
             .collect();
-        if rules.digest_required_with_body && has_body && !covered.contains(&"content-digest") {
+        if body_presence == Some(true) {
             missing.push("content-digest");
         }
         if !missing.is_empty() {
@@ -488,6 +496,24 @@ impl DigitalSignature {
                 return deny(cause, e.to_string(), fp);
             }
         };
+        // A body of unknown length: read it to see whether it is empty.
+        if body_presence.is_none() {
+            match self.body(call) {
+                Ok([]) => {}
+                Ok(b) => {
+                    return deny(
+                        Cause::MissingComponent,
+                        format!(
+                            "signature {:?} does not cover content-digest and the request has a body ({} bytes)",
+                            sig.label,
+                            b.len()
+                        ),
+                        fp,
+                    )
+                }
+                Err(c) => return c,
+            }
+        }
         // Content-Digest, when covered: against the body as received.
         if covered.contains(&"content-digest") {
             let Some(header) = call.req.header("content-digest") else {
