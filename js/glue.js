@@ -49,9 +49,37 @@ function withHeaders(r, pairs) {
 }
 
 /**
+ * Reads `req`'s body, at most `max` bytes: resolves to the bytes, or to null as soon as there
+ * are more (reading stops there; nothing larger is ever held in memory).
+ */
+export async function readBody(req, max) {
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/**
  * Claims a nonce in the nonce store (Durable Object namespace `ns`, instance `nonce-<shard>`):
- * resolves to true when the nonce was fresh, false when it was replayed; rejects when the store
- * cannot answer.
+ * resolves to true when the nonce was fresh, false when it was replayed, "late" when the
+ * signature's window had closed by the store's clock; rejects when the store cannot answer.
  */
 export function claimNonce(ns, shard, claim) {
   if (!ns || typeof ns.idFromName !== "function") {
@@ -61,6 +89,7 @@ export function claimNonce(ns, shard, claim) {
   return stub.fetch(`https://nonce-store/claim?c=${claim}`, { method: "POST" }).then((r) => {
     if (r.status === 204) return true;
     if (r.status === 409) return false;
+    if (r.status === 410) return "late";
     throw new Error(`nonce store answered ${r.status}`);
   });
 }

@@ -61,6 +61,8 @@ extern "C" {
     ) -> Promise;
     /// Claims a nonce in the nonce store's instance `nonce-<shard>`: resolves to true when it
     /// was fresh, false when replayed.
+    #[wasm_bindgen(js_name = readBody)]
+    fn glue_read_body(req: &Request, max: f64) -> Promise;
     #[wasm_bindgen(js_name = claimNonce)]
     fn glue_claim_nonce(ns: &JsValue, shard: u32, claim: &str) -> Promise;
     /// `new Response(body, { status, headers: { content-type, allow? } })`.
@@ -384,7 +386,14 @@ fn wait(mut w: Waiting, needs: Vec<Need>) -> Promise {
     for need in needs {
         let repeated = match &need {
             Need::Kv(k) => asked.iter().any(|a| a.kv() == Some(k)),
-            Need::Body => asked.iter().any(|a| matches!(a, Need::Body)),
+            // One read of the body, up to the largest limit asked.
+            Need::Body(max) => match asked.iter_mut().find(|a| matches!(a, Need::Body(_))) {
+                Some(Need::Body(m)) => {
+                    *m = (*m).max(*max);
+                    true
+                }
+                _ => false,
+            },
             _ => false,
         };
         if !repeated {
@@ -401,11 +410,7 @@ fn wait(mut w: Waiting, needs: Vec<Need>) -> Promise {
                 let msg = format!("KV binding {KV_BINDING}: {}", jwt::js_error(e));
                 Promise::reject(&JsValue::from_str(&msg))
             }),
-            Need::Body => w
-                .view
-                .req
-                .array_buffer()
-                .unwrap_or_else(|e| Promise::reject(&e)),
+            Need::Body(max) => glue_read_body(&w.view.req, *max as f64),
             Need::Signature(job) => jwt::verify_signature(job),
             Need::Nonce(claim) => glue_claim_nonce(
                 &Reflect::get(&w.env, &JsValue::from_str(NONCE_BINDING))
@@ -462,7 +467,11 @@ fn resume(slot: u32, settled: JsValue) -> Promise {
                 };
                 slots.push((key, slot));
             }
-            Need::Body => match outcome {
+            Need::Body(_) => match outcome {
+                Ok(v) if v.is_null() => {
+                    w.settled
+                        .insert(crate::jobs::BODY_ID.into(), Settled::TooLarge);
+                }
                 Ok(v) => {
                     let _ = w.view.body.set(js_sys::Uint8Array::new(&v).to_vec());
                 }
@@ -609,6 +618,7 @@ fn respond(
 fn settled_from(outcome: Result<JsValue, JsValue>) -> Settled {
     match outcome {
         Ok(v) if v.as_bool() == Some(true) => Settled::Yes,
+        Ok(v) if v.as_string().as_deref() == Some("late") => Settled::Late,
         Ok(_) => Settled::No,
         Err(e) => Settled::Failed(jwt::js_error(e).into()),
     }

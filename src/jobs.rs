@@ -67,20 +67,23 @@ pub struct NonceClaim {
     pub id: String,
     /// Which Durable Object instance keeps it (`nonce-<shard>`).
     pub shard: u32,
-    /// What is stored: hex SHA-256 of the app, key id and nonce (never the client's raw text).
+    /// What is stored: hex SHA-256 of the signing key's scope and the nonce (never the
+    /// client's raw text).
     pub key: String,
-    /// Until when (epoch ms) the nonce must be remembered: the end of the signature's window.
+    /// Until when (epoch ms, exclusive) the nonce must be remembered: the end of the
+    /// signature's window. The store refuses a claim that arrives at or after it.
     pub until_ms: u64,
 }
 
 impl NonceClaim {
-    /// The claim for `nonce` signed by `key_id` of `client_id`, spread over `shards` stores by
-    /// its hash (so no single app or key maps to one store).
-    pub fn new(client_id: &str, key_id: &str, nonce: &str, until_ms: u64, shards: u32) -> Self {
+    /// The claim for `nonce` under a signing key (`scope`: what identifies the key itself, so
+    /// that two apps sharing a key share its nonces), spread over `shards` stores by its hash (so
+    /// no single app or key maps to one store).
+    pub fn new(scope: &[u8], nonce: &str, until_ms: u64, shards: u32) -> Self {
         let mut h = Sha256::new();
-        for part in [client_id, key_id, nonce] {
+        for part in [scope, nonce.as_bytes()] {
             h.update((part.len() as u64).to_be_bytes());
-            h.update(part.as_bytes());
+            h.update(part);
         }
         let d = h.finalize();
         let shard = u32::from_be_bytes(d[..4].try_into().expect("4 bytes")) % shards.max(1);
@@ -116,6 +119,10 @@ pub const BODY_ID: &str = "body";
 pub enum Settled {
     Yes,
     No,
+    /// A nonce claim that reached the store after the signature's window closed.
+    Late,
+    /// A body larger than the reader's limit (it stopped reading).
+    TooLarge,
     /// The runtime could not answer (key import failed, store unreachable): a fault.
     Failed(Arc<str>),
 }
@@ -152,7 +159,7 @@ mod tests {
     fn nonce_claims_spread_over_shards_and_hide_the_nonce() {
         let mut shards = std::collections::HashSet::new();
         for i in 0..64 {
-            let c = NonceClaim::new("app", "k1", &format!("n{i}"), 1, 8);
+            let c = NonceClaim::new(b"k1", &format!("n{i}"), 1, 8);
             assert!(c.shard < 8);
             assert!(!c.key.contains(&format!("n{i}")));
             assert_eq!(c.key.len(), 64);
@@ -160,19 +167,19 @@ mod tests {
         }
         assert!(shards.len() >= 6, "one key's nonces reach most shards");
         assert_eq!(
-            NonceClaim::new("app", "k1", "n", 1, 8),
-            NonceClaim::new("app", "k1", "n", 1, 8)
+            NonceClaim::new(b"k1", "n", 1, 8),
+            NonceClaim::new(b"k1", "n", 1, 8)
         );
         assert_ne!(
-            NonceClaim::new("app", "k1", "n", 1, 8).key,
-            NonceClaim::new("app2", "k1", "n", 1, 8).key
+            NonceClaim::new(b"k1", "n", 1, 8).key,
+            NonceClaim::new(b"k2", "n", 1, 8).key
         );
-        assert_eq!(NonceClaim::new("a", "k", "n", 1, 0).shard, 0);
+        assert_eq!(NonceClaim::new(b"k", "n", 1, 0).shard, 0);
     }
 
     #[test]
     fn claim_bodies_round_trip_and_reject_anything_else() {
-        let c = NonceClaim::new("app", "k1", "n", 1_700_000_000_000, 4);
+        let c = NonceClaim::new(b"k1", "n", 1_700_000_000_000, 4);
         assert_eq!(
             parse_claim_body(&c.body()),
             Some((1_700_000_000_000, &*c.key))

@@ -57,8 +57,8 @@ impl NonceStore {
     }
 
     /// `POST /claim?c=<until_ms>.<key>`: 204 when the nonce was fresh (now claimed), 409 when
-    /// it is claimed and its window is still open, 400 for a malformed claim, 500 when the
-    /// storage fails.
+    /// it is claimed and its window is still open, 410 when the window closed before the claim
+    /// arrived (by this store's clock), 400 for a malformed claim, 500 when the storage fails.
     pub fn fetch(&self, req: Request) -> Response {
         let url = req.url();
         let claim = url.split_once("?c=").map(|(_, c)| c);
@@ -66,8 +66,9 @@ impl NonceStore {
             return status(400);
         };
         match self.claim(until_ms, key) {
-            Ok(true) => status(204),
-            Ok(false) => status(409),
+            Ok(Claim::Fresh) => status(204),
+            Ok(Claim::Replayed) => status(409),
+            Ok(Claim::Late) => status(410),
             Err(e) => {
                 web_sys::console::error_2(&JsValue::from_str("nonce store:"), &e);
                 status(500)
@@ -78,9 +79,14 @@ impl NonceStore {
 
 impl NonceStore {
     /// Claims `key` until `until_ms` unless a live claim holds it (an expired one is taken
-    /// over): whether it was fresh.
-    fn claim(&self, until_ms: u64, key: &str) -> Result<bool, JsValue> {
+    /// over). A claim whose window has already closed is refused: accepting it would let a
+    /// request that reached the store late (a slow body) be replayed, since no live row would
+    /// remember it.
+    fn claim(&self, until_ms: u64, key: &str) -> Result<Claim, JsValue> {
         let now = js_sys::Date::now();
+        if until_ms as f64 <= now {
+            return Ok(Claim::Late);
+        }
         if now - self.last_sweep_ms.get() >= SWEEP_EVERY_MS {
             self.last_sweep_ms.set(now);
             self.run(
@@ -102,7 +108,11 @@ impl NonceStore {
         let next: Function = Reflect::get(&cursor, &JsValue::from_str("next"))?.dyn_into()?;
         let first = next.call0(&cursor)?;
         let done = Reflect::get(&first, &JsValue::from_str("done"))?;
-        Ok(!done.is_truthy())
+        Ok(if done.is_truthy() {
+            Claim::Replayed
+        } else {
+            Claim::Fresh
+        })
     }
 
     /// `sql.exec(query, ...bindings)`: the cursor.
@@ -119,6 +129,12 @@ impl NonceStore {
         }
         exec.apply(&self.sql, &args)
     }
+}
+
+enum Claim {
+    Fresh,
+    Replayed,
+    Late,
 }
 
 fn status(code: u16) -> Response {

@@ -80,8 +80,9 @@ pub enum Need {
     Jwks(String),
     /// A signature to verify (RSA, RSA-PSS, ECDSA, Ed25519: the runtime's WebCrypto).
     Verify(Arc<VerifyJob>),
-    /// The request body (read once, then forwarded as the same bytes).
-    Body,
+    /// The request body (read once, then forwarded as the same bytes), at most this many
+    /// bytes: the reader stops beyond it ([`crate::jobs::Settled::TooLarge`]).
+    Body(u64),
     /// A signature over request data, verified with an app's key in WebCrypto.
     Signature(Arc<SigJob>),
     /// A nonce to claim in the nonce store (replay protection).

@@ -9,7 +9,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use edge_interceptors::cache::{Layered, RecordCache, Slot};
-use edge_interceptors::jobs::{Settled, SigJob, WithSettled};
+use edge_interceptors::jobs::{Settled, SigJob, WithSettled, BODY_ID};
 use edge_interceptors::keys::Material;
 use edge_interceptors::pipeline::{decide, Answer, Decision, Input, Need, Step};
 use edge_interceptors::policy::{compile, Policy};
@@ -18,9 +18,10 @@ use edge_interceptors::trace::{Cause, Outcome};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::signature::{SignatureEncoding, Signer, Verifier};
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 const CLIENT: &str = "ds-app";
+const OTHER: &str = "ds-app-2";
 const RFC_CREATED: i64 = 1_618_884_473;
 const BODY_MSG: &str =
     "Digital Signature in the request, identified by HEADER signature, is invalid. Check docs.sensedia.com";
@@ -151,7 +152,10 @@ struct Gateway {
     policy: Policy,
     store: HashMap<String, String>,
     cache: RecordCache,
-    nonces: HashSet<String>,
+    /// The nonce store: key → until (ms, exclusive), with the Durable Object's rules.
+    nonces: HashMap<String, u64>,
+    /// How much later than the request's arrival the store sees a claim (a slow body).
+    store_delay_ms: u64,
     body_reads: usize,
     verifications: usize,
 }
@@ -165,11 +169,14 @@ impl Gateway {
         .unwrap_or_else(|e| panic!("{e}"));
         let mut store = HashMap::new();
         store.insert(format!("app:{CLIENT}"), app_record());
+        // Another app of the same organisation, registered with the same keys.
+        store.insert(format!("app:{OTHER}"), app_record());
         Gateway {
             cache: RecordCache::new(policy.cache),
             policy,
             store,
-            nonces: HashSet::new(),
+            nonces: HashMap::new(),
+            store_delay_ms: 0,
             body_reads: 0,
             verifications: 0,
         }
@@ -205,9 +212,15 @@ impl Gateway {
                         let slot = Slot::from_store(&k, self.store.get(&k).map(String::as_str));
                         fetched.insert(k, slot);
                     }
-                    Need::Body => {
+                    Need::Body(max) => {
                         self.body_reads += 1;
-                        req.body = Some(body.unwrap_or_default().to_vec());
+                        let b = body.unwrap_or_default();
+                        if b.len() as u64 > max {
+                            // The reader stops beyond the limit.
+                            settled.insert(BODY_ID.into(), Settled::TooLarge);
+                        } else {
+                            req.body = Some(b.to_vec());
+                        }
                     }
                     Need::Signature(job) => {
                         self.verifications += 1;
@@ -220,11 +233,18 @@ impl Gateway {
                     }
                     Need::Nonce(claim) => {
                         assert!(claim.shard < 1024);
-                        let fresh = self.nonces.insert(claim.key.clone());
-                        settled.insert(
-                            claim.id.clone(),
-                            if fresh { Settled::Yes } else { Settled::No },
-                        );
+                        // As nonce_store.rs: late when the window has closed by the store's
+                        // clock; replayed while a live claim holds the key; else claimed.
+                        let store_now = now_ms + self.store_delay_ms;
+                        let answer = if claim.until_ms <= store_now {
+                            Settled::Late
+                        } else if self.nonces.get(&claim.key).is_some_and(|&u| u > store_now) {
+                            Settled::No
+                        } else {
+                            self.nonces.insert(claim.key.clone(), claim.until_ms);
+                            Settled::Yes
+                        };
+                        settled.insert(claim.id.clone(), answer);
                     }
                     other => panic!("unexpected need {other:?}"),
                 }
@@ -473,6 +493,14 @@ fn body_mode_configuration_errors_are_listed() {
         (
             json!({"type": "digital_signature", "mode": "http_message_signatures", "required_components": ["@status"]}),
             "is not a request component",
+        ),
+        (
+            json!({"type": "digital_signature", "mode": "http_message_signatures", "max_age_seconds": 9_223_372_036_854_775_000u64}),
+            "max_age_seconds: must be 1 to 1000000000",
+        ),
+        (
+            json!({"type": "digital_signature", "mode": "http_message_signatures", "clock_skew_seconds": 86_400}),
+            "clock_skew_seconds: must be at most 3600",
         ),
     ] {
         let e = compile(
@@ -765,4 +793,94 @@ fn rfc9421_a_body_of_unknown_length_is_read_to_see_whether_it_must_be_covered() 
     assert!(!c["signature_input"].as_str().unwrap().contains("@method"));
     passed(&gw.run(&get, body.as_deref(), NOW));
     assert_eq!(gw.body_reads, 0);
+}
+
+#[test]
+fn rfc9421_replays_are_refused_up_to_the_last_instant_of_the_window() {
+    // B.2.1 carries a nonce; created + 300 s + 30 s skew is its last accepted second.
+    let (r, body) = rfc_request("B.2.1");
+    let last = RFC_CREATED + 330;
+    let mut gw = Gateway::new(hms(json!({})));
+    // First use in the last second, 500 ms before it ends: accepted; the same request in the
+    // same second: a replay (the claim is kept until the second has passed).
+    let at = |gw: &mut Gateway| gw.run(&r, body.as_deref(), last);
+    passed(&at(&mut gw));
+    denied(&at(&mut gw), HMS_MSG, Cause::Replayed);
+    let claimed: Vec<u64> = gw.nonces.values().copied().collect();
+    assert_eq!(claimed, vec![(last as u64 + 1) * 1000]);
+    // A second later the window itself refuses it.
+    denied(
+        &gw.run(&r, body.as_deref(), last + 1),
+        HMS_MSG,
+        Cause::Expired,
+    );
+}
+
+#[test]
+fn rfc9421_a_claim_that_reaches_the_store_after_the_window_is_refused() {
+    // A slow body: the request arrived inside the window, its claim reached the store after it.
+    let (r, body) = rfc_request("B.2.1");
+    let mut gw = Gateway::new(hms(json!({})));
+    gw.store_delay_ms = 2_000;
+    denied(
+        &gw.run(&r, body.as_deref(), RFC_CREATED + 330),
+        HMS_MSG,
+        Cause::Expired,
+    );
+    assert!(gw.nonces.is_empty());
+}
+
+#[test]
+fn rfc9421_nonces_belong_to_the_key_not_to_the_app_presenting_it() {
+    // Two apps registered with the same key: a request replayed under the other client id
+    // (client_id is not covered) is still a replay.
+    let (r, body) = rfc_request("B.2.1");
+    let mut gw = Gateway::new(hms(json!({})));
+    passed(&gw.run(&r, body.as_deref(), NOW));
+    let as_other = replace_header(&r, "client_id", OTHER);
+    denied(
+        &gw.run(&as_other, body.as_deref(), NOW),
+        HMS_MSG,
+        Cause::Replayed,
+    );
+}
+
+#[test]
+fn rfc9421_a_keyed_content_digest_does_not_count_as_covering_the_body() {
+    use edge_interceptors::digest::{content_digest, DigestAlg};
+    use edge_interceptors::httpsig::{parse_signatures, signature_base};
+    use hmac::Mac;
+    let secret = STANDARD
+        .decode(
+            rfc_keys()["test-shared-secret"]["secret_base64"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let body = br#"{"amount":1}"#;
+    let input = format!(
+        "sig=(\"@method\" \"@target-uri\" \"content-digest\";key=\"sha-256\");created={NOW};keyid=\"test-shared-secret\""
+    );
+    let mut r = TestRequest::new("POST", "https://example.com/pay")
+        .with_header("client_id", CLIENT)
+        .with_header("content-length", &body.len().to_string())
+        .with_header("Content-Digest", &content_digest(DigestAlg::Sha256, body))
+        .with_header("Signature-Input", &input)
+        .with_header("Signature", "sig=:AAAA:");
+    let sig = parse_signatures(&input, "sig=:AAAA:").unwrap().remove(0);
+    let base = signature_base(&r, &sig).unwrap();
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(&secret).unwrap();
+    m.update(base.as_bytes());
+    let value = format!("sig=:{}:", STANDARD.encode(m.finalize().into_bytes()));
+    r = replace_header(&r, "Signature", &value);
+    // Not required to cover the body: the signature itself is valid.
+    let mut gw = Gateway::new(hms(json!({"require_content_digest": false})));
+    passed(&gw.run(&r, Some(body), NOW));
+    // Required: a member of the field is not the field.
+    let mut gw = Gateway::new(hms(json!({"require_content_digest": true})));
+    denied(
+        &gw.run(&r, Some(body), NOW),
+        HMS_MSG,
+        Cause::MissingComponent,
+    );
 }

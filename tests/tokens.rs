@@ -282,3 +282,47 @@ fn a_policy_with_token_interceptors_needs_the_secret() {
     assert!(!uses_generated_tokens(&plain));
     assert!(attach(&mut plain, None, None).is_ok());
 }
+
+#[test]
+fn a_bound_value_is_bound_with_its_source() {
+    // The generator binds the client-chosen header x-tenant; a validator that reads the same
+    // text from a query parameter must not accept the token.
+    let policy = json!({"apis": [{
+    "name": "shop", "base_path": "/shop", "origin": "http://origin",
+    "resources": [
+        {"name": "issue", "path": "/issue", "interceptors": [
+            {"type": "time_token_generator", "bind": {"header": "x-tenant"}}]},
+        {"name": "same", "path": "/same", "interceptors": [
+            {"type": "time_token", "bind": {"header": "X-Tenant"}}]},
+        {"name": "other", "path": "/other", "interceptors": [
+            {"type": "time_token", "bind": {"query": "x-tenant"}}]}
+    ]}]});
+    let mut gw = Gateway::new(policy);
+    let d = gw.run(
+        &TestRequest::new("GET", "https://gw/shop/issue").with_header("x-tenant", "acme"),
+        NOW_MS,
+    );
+    let token = plan(&d).response_headers[0].1.clone();
+    // The same source (header names are case-insensitive): passes.
+    let d = gw.run(
+        &TestRequest::new("GET", "https://gw/shop/same")
+            .with_header("x-tenant", "acme")
+            .with_header("time_token", &token),
+        NOW_MS + 10,
+    );
+    assert_eq!(d.outcome, Outcome::Pass, "{:?}", d.trace);
+    // The same text from another source: wrong binding.
+    let d = gw.run(
+        &TestRequest::new("GET", "https://gw/shop/other?x-tenant=acme")
+            .with_header("time_token", &token),
+        NOW_MS + 10,
+    );
+    assert_eq!(d.outcome, Outcome::Deny);
+    let e = d
+        .trace
+        .entries
+        .iter()
+        .find(|e| e.interceptor == "time_token")
+        .unwrap();
+    assert_eq!(e.cause, Some(Cause::WrongBinding), "{e:?}");
+}

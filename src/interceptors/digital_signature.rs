@@ -31,6 +31,11 @@ use std::sync::Arc;
 pub const MODES: &[&str] = &["body", "http_message_signatures"];
 /// Largest body read to check a signature (bytes), unless the policy says otherwise.
 pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
+/// Largest `max_age_seconds` (about 31 years: enough to verify the RFC's 2021 examples in
+/// tests, small enough that no window arithmetic can overflow).
+pub const MAX_AGE_LIMIT_S: u64 = 1_000_000_000;
+/// Largest `clock_skew_seconds`.
+pub const MAX_SKEW_S: u64 = 3_600;
 
 #[derive(Debug)]
 pub struct DigitalSignature {
@@ -158,8 +163,24 @@ impl DigitalSignature {
         };
         let digest_required_with_body = o.opt_bool("require_content_digest", errs).unwrap_or(true);
         let label = o.opt_str("label", errs).map(str::to_string);
-        let max_age_s = o.opt_u64("max_age_seconds", errs).unwrap_or(300) as i64;
-        let skew_s = o.opt_u64("clock_skew_seconds", errs).unwrap_or(30) as i64;
+        let max_age_s = o.opt_u64("max_age_seconds", errs).unwrap_or(300);
+        if !(1..=MAX_AGE_LIMIT_S).contains(&max_age_s) {
+            errs.push(format!(
+                "{}.max_age_seconds: must be 1 to {MAX_AGE_LIMIT_S}",
+                o.path
+            ));
+        }
+        let skew_s = o.opt_u64("clock_skew_seconds", errs).unwrap_or(30);
+        if skew_s > MAX_SKEW_S {
+            errs.push(format!(
+                "{}.clock_skew_seconds: must be at most {MAX_SKEW_S}",
+                o.path
+            ));
+        }
+        let (max_age_s, skew_s) = (
+            max_age_s.clamp(1, MAX_AGE_LIMIT_S) as i64,
+            skew_s.min(MAX_SKEW_S) as i64,
+        );
         let require_nonce = o.opt_bool("require_nonce", errs).unwrap_or(true);
         let shards = o.opt_u64("nonce_shards", errs).unwrap_or(16);
         if !(1..=1024).contains(&shards) {
@@ -179,7 +200,7 @@ impl DigitalSignature {
                 required,
                 digest_required_with_body,
                 label,
-                max_age_s: max_age_s.max(1),
+                max_age_s,
                 skew_s,
                 require_nonce,
                 shards: shards.clamp(1, 1024) as u32,
@@ -208,17 +229,21 @@ impl DigitalSignature {
     fn body<'a>(&self, call: &'a Call<'_>) -> Result<&'a [u8], Check> {
         if let Some(b) = call.req.body() {
             if b.len() as u64 > self.max_body {
-                return Err(self.too_large(b.len() as u64));
+                return Err(self.too_large(Some(b.len() as u64)));
             }
             return Ok(b);
         }
-        if let Some(Settled::Failed(e)) = call.records.settled(BODY_ID) {
-            return Err(fault(
-                self.common.kind,
-                400,
-                Cause::Malformed,
-                e.to_string(),
-            ));
+        match call.records.settled(BODY_ID) {
+            Some(Settled::Failed(e)) => {
+                return Err(fault(
+                    self.common.kind,
+                    400,
+                    Cause::Malformed,
+                    e.to_string(),
+                ))
+            }
+            Some(Settled::TooLarge) => return Err(self.too_large(None)),
+            _ => {}
         }
         if let Some(n) = call
             .req
@@ -226,21 +251,28 @@ impl DigitalSignature {
             .and_then(|v| v.parse::<u64>().ok())
         {
             if n > self.max_body {
-                return Err(self.too_large(n));
+                return Err(self.too_large(Some(n)));
             }
         }
-        Err(Check::Need(vec![Need::Body]))
+        Err(Check::Need(vec![Need::Body(self.max_body)]))
     }
 
-    fn too_large(&self, n: u64) -> Check {
+    /// The 413 for a body of `n` bytes (or more than the limit, when reading stopped there).
+    fn too_large(&self, n: Option<u64>) -> Check {
         fault(
             self.common.kind,
             413,
             Cause::BodyTooLarge,
-            format!(
-                "the body ({n} bytes) is larger than max_body_bytes ({}) and cannot be verified",
-                self.max_body
-            ),
+            match n {
+                Some(n) => format!(
+                    "the body ({n} bytes) is larger than max_body_bytes ({}) and cannot be verified",
+                    self.max_body
+                ),
+                None => format!(
+                    "the body is larger than max_body_bytes ({}); reading stopped there",
+                    self.max_body
+                ),
+            },
         )
     }
 
@@ -365,7 +397,14 @@ impl DigitalSignature {
             );
         };
         let params = &sig.params;
-        let covered: Vec<&str> = sig.components.iter().map(|c| c.name.as_str()).collect();
+        // A component counts as covered only whole: `;key` narrows a field to one member
+        // (`"content-digest";key="md5"` would leave the sha-256 member unsigned).
+        let covered: Vec<&str> = sig
+            .components
+            .iter()
+            .filter(|c| !c.has("key"))
+            .map(|c| c.name.as_str())
+            .collect();
         // A body must be covered by content-digest (when the policy says so). Whether there is
         // one: GET/HEAD bodies are never forwarded; Content-Length says; without it (chunked,
         // HTTP/2) the body is read below to see.
@@ -405,31 +444,35 @@ impl DigitalSignature {
                 fp,
             );
         };
-        if created > now + rules.skew_s {
+        if created > now.saturating_add(rules.skew_s) {
             return deny(
                 Cause::ClockSkew,
                 format!(
                     "created is {}s in the future (allowed skew {}s)",
-                    created - now,
+                    created.saturating_sub(now),
                     rules.skew_s
                 ),
                 fp,
             );
         }
-        if now - created > rules.max_age_s + rules.skew_s {
+        if now.saturating_sub(created) > rules.max_age_s + rules.skew_s {
             return deny(
                 Cause::Expired,
                 format!(
                     "created {}s ago; max_age_seconds is {}",
-                    now - created,
+                    now.saturating_sub(created),
                     rules.max_age_s
                 ),
                 fp,
             );
         }
         if let Some(exp) = params.expires {
-            if exp + rules.skew_s < now {
-                return deny(Cause::Expired, format!("expired {}s ago", now - exp), fp);
+            if exp.saturating_add(rules.skew_s) < now {
+                return deny(
+                    Cause::Expired,
+                    format!("expired {}s ago", now.saturating_sub(exp)),
+                    fp,
+                );
             }
         }
         let nonce = match (&params.nonce, rules.require_nonce) {
@@ -466,6 +509,7 @@ impl DigitalSignature {
             }
         };
         let alg = key.alg();
+        let nonce_scope = key.nonce_scope();
         if let Some(named) = params.alg.as_deref() {
             if HttpSigAlg::parse(named).ok() != Some(alg) {
                 return deny(
@@ -567,18 +611,20 @@ impl DigitalSignature {
         // Replay: the nonce is claimed only for a valid signature (an attacker cannot burn
         // the nonces of others with forged requests).
         if let Some(nonce) = nonce {
-            let window_end = params
+            // The last second this signature is accepted in; the nonce is kept until that
+            // second has passed (the end is exclusive), and the store refuses a claim that
+            // reaches it later (a slow body must not outlive the window).
+            let last_s = params
                 .expires
                 .unwrap_or(i64::MAX)
-                .min(created + rules.max_age_s)
-                + rules.skew_s;
-            let claim = NonceClaim::new(
-                client_id,
-                keyid,
-                nonce,
-                (window_end.max(0) as u64) * 1000,
-                rules.shards,
-            );
+                .min(created.saturating_add(rules.max_age_s))
+                .saturating_add(rules.skew_s);
+            let until_ms = (last_s.max(0) as u64)
+                .saturating_add(1)
+                .saturating_mul(1000);
+            // Nonces are per key, not per app: two apps sharing a key share its nonces, so a
+            // request replayed under another client id is still a replay.
+            let claim = NonceClaim::new(&nonce_scope, nonce, until_ms, rules.shards);
             match call.records.settled(&claim.id) {
                 None => return Check::Need(vec![Need::Nonce(Arc::new(claim))]),
                 Some(Settled::Yes) => {}
@@ -589,12 +635,30 @@ impl DigitalSignature {
                         fp,
                     )
                 }
+                Some(Settled::Late) => {
+                    return deny(
+                        Cause::Expired,
+                        format!(
+                            "the window of signature {:?} closed before its nonce was recorded",
+                            sig.label
+                        ),
+                        fp,
+                    )
+                }
                 Some(Settled::Failed(e)) => {
                     return fault(
                         self.common.kind,
                         503,
                         Cause::StoreUnavailable,
                         format!("nonce store: {e}"),
+                    )
+                }
+                Some(Settled::TooLarge) => {
+                    return fault(
+                        self.common.kind,
+                        503,
+                        Cause::StoreUnavailable,
+                        "nonce store: unexpected answer".into(),
                     )
                 }
             }
@@ -629,7 +693,8 @@ fn settle(call: &Call<'_>, jobs: Vec<SigJob>) -> Result<bool, Check> {
     for job in jobs {
         match call.records.settled(&job.id) {
             Some(Settled::Yes) => return Ok(true),
-            Some(Settled::No) => {}
+            // Only a nonce claim is late and only a body too large: never a valid signature.
+            Some(Settled::No | Settled::Late | Settled::TooLarge) => {}
             Some(Settled::Failed(e)) => failed = Some(e),
             None => pending.push(Need::Signature(Arc::new(job))),
         }
@@ -728,6 +793,25 @@ enum AppKey {
 }
 
 impl AppKey {
+    /// What a nonce is unique within: the key itself (its material and algorithm), whichever
+    /// app or key id presents it.
+    fn nonce_scope(&self) -> Vec<u8> {
+        use sha2::{Digest, Sha256};
+        match self {
+            AppKey::Hmac(secret) => Sha256::new()
+                .chain_update(b"hmac\0")
+                .chain_update(secret)
+                .finalize()
+                .to_vec(),
+            AppKey::Public(k, alg) => {
+                let mut v = b"public\0".to_vec();
+                v.extend_from_slice(&k.id.to_be_bytes());
+                v.extend_from_slice(alg.name().as_bytes());
+                v
+            }
+        }
+    }
+
     /// The RFC 9421 algorithm this key is pinned to.
     fn alg(&self) -> HttpSigAlg {
         match self {

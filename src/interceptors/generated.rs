@@ -206,7 +206,21 @@ impl Source {
         }
     }
 
-    /// The value in this request, exactly as sent (never trimmed).
+    /// The source as it is bound into a token: `header:<lowercase name>`, `query:<name>`,
+    /// `cookie:<name>` or `extra_info:<field>`.
+    fn bind_key(&self) -> String {
+        match self {
+            Source::Header(n) => format!("header:{}", n.to_ascii_lowercase()),
+            Source::Query(n) => format!("query:{n}"),
+            Source::Cookie(n) => format!("cookie:{n}"),
+            Source::ExtraInfo(n) => format!("extra_info:{n}"),
+        }
+    }
+
+    /// The value in this request, exactly as sent (never trimmed), as it is bound into a
+    /// token: `<length of the source>:<source><value>`, so that a token bound to a header's
+    /// value never passes a validator that reads the same text from somewhere else (a client
+    /// chooses its headers; it does not choose its app's extra info).
     pub fn read(&self, call: &Call<'_>) -> Read {
         let found = match self {
             Source::Header(n) => call.req.header(n).map(Ok),
@@ -224,7 +238,10 @@ impl Source {
             }
         };
         match found {
-            Some(Ok(v)) if !v.is_empty() => Read::Value(v),
+            Some(Ok(v)) if !v.is_empty() => {
+                let key = self.bind_key();
+                Read::Value(format!("{}:{key}{v}", key.len()))
+            }
             Some(Ok(_)) => Read::Absent(format!("{} is empty", self.describe())),
             Some(Err(_)) => Read::Absent(format!("{} is given more than once", self.describe())),
             None => Read::Absent(format!("no {}", self.describe())),

@@ -17,7 +17,7 @@ import {
   startOrigin,
   uniq,
 } from './harness.mjs';
-import { OTHER, PREVIOUS, SECRET, cookieFrom, entryFor, makeToken, setCookies, tokenTime } from './gentoken.mjs';
+import { OTHER, PREVIOUS, SECRET, bound, cookieFrom, entryFor, makeToken, setCookies, tokenTime } from './gentoken.mjs';
 
 const T = { timeout: TEST_TIMEOUT };
 const H = { timeout: HOOK_TIMEOUT };
@@ -188,7 +188,7 @@ describe('CSRF Generator and CSRF Validation', H, () => {
     assert.deepEqual(cookies.slice(0, 2), ['a=1; Path=/', 'b=2; Path=/; HttpOnly']);
     const token = cookieFrom(res, 'csrf_token');
     assert.equal(cookies[2], `csrf_token=${token}; Max-Age=3600; Path=/csrf-c; Secure; HttpOnly; SameSite=Lax`);
-    assert.equal(token, makeToken(SECRET, { kind: 'csrf', api: 'csrf-c', place: 'COOKIE', name: 'csrf_token', time: tokenTime(token), bound: [null, sid] }));
+    assert.equal(token, makeToken(SECRET, { kind: 'csrf', api: 'csrf-c', place: 'COOKIE', name: 'csrf_token', time: tokenTime(token), bound: [null, bound('cookie:sid', sid)] }));
 
     const send = (cookie) => {
       const id = uniq('req');

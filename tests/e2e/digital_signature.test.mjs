@@ -104,7 +104,7 @@ function makePolicy(origin, rfcBases) {
             required_components: [],
             require_content_digest: false,
             require_nonce: false,
-            max_age_seconds: 2_000_000_000,
+            max_age_seconds: 1_000_000_000,
           },
           b,
         ),
@@ -242,6 +242,22 @@ describe('Digital Signature, body mode (Sensedia-compatible)', () => {
     const res = await bodyCall('body-small', { alg: 'HmacSHA256', body: 'x'.repeat(17), id, key: hmacSecret });
     assertFault(res, 413);
     assertNotForwarded(origin, id);
+  });
+
+  test('a chunked body (no Content-Length) over max_body_bytes: reading stops, 413', T, async () => {
+    const id = uniq('ds');
+    const body = 'y'.repeat(64 * 1024);
+    const sig = signBody({ algorithm: 'HmacSHA256', key: hmacSecret, body });
+    // No Content-Length header: node sends the body chunked.
+    const res = await send('POST', '/body-small/items', [['Host', new URL(gw.url).host], ['client_id', CLIENT], ['x-e2e-id', id], ['signature', sig]], body);
+    assertFault(res, 413);
+    assertNotForwarded(origin, id);
+    // Within the limit, chunked: read, verified, forwarded.
+    const id2 = uniq('ds');
+    const small = '{"n":1}';
+    const ok = await send('POST', '/body-small/items', [['Host', new URL(gw.url).host], ['client_id', CLIENT], ['x-e2e-id', id2], ['signature', signBody({ algorithm: 'HmacSHA256', key: hmacSecret, body: small })]], small);
+    const seen = assertPassed(ok, origin, id2);
+    assert.equal(seen.body.toString('utf8'), small);
   });
 
   test('without the app identified first the signature is never checked (client id denial)', T, async () => {

@@ -41,6 +41,9 @@ export function makeToken(secret, { kind, api, place, name, time, bound }) {
   return `v1.${time}.${tag.toString('base64url')}.${m.digest().toString('base64url')}`;
 }
 
+/** A session or bind value as the gateway binds it: `<length of source>:<source><value>`. */
+export const bound = (source, value) => `${Buffer.byteLength(source)}:${source}${value}`;
+
 /** The time field of a token. */
 export const tokenTime = (token) => Number(token.split('.')[1]);
 

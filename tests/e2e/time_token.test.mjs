@@ -16,7 +16,7 @@ import {
   startOrigin,
   uniq,
 } from './harness.mjs';
-import { OTHER, PREVIOUS, SECRET, cookieFrom, entryFor, makeToken, setCookies, tokenTime } from './gentoken.mjs';
+import { OTHER, PREVIOUS, SECRET, bound, cookieFrom, entryFor, makeToken, setCookies, tokenTime } from './gentoken.mjs';
 
 const T = { timeout: TEST_TIMEOUT };
 const H = { timeout: HOOK_TIMEOUT };
@@ -83,7 +83,7 @@ describe('Time Token Generator and Time Token Validation', H, () => {
     return gw.request(path, { method: 'POST', p: parts({ headers }), body: 'b', id }).then((res) => ({ res, id, path }));
   };
   const forged = (secret, fields = {}) =>
-    makeToken(secret, { kind: 'time', api: 'tt', place: 'HEADER', name: 'time_token', time: Date.now(), bound: ['alice'], ...fields });
+    makeToken(secret, { kind: 'time', api: 'tt', place: 'HEADER', name: 'time_token', time: Date.now(), bound: [bound('header:x-user', 'alice')], ...fields });
 
   test('issued on the response as documented; passes within the TTL', T, async () => {
     const path = `/tt/issue/${uniq('i')}`;
@@ -94,7 +94,7 @@ describe('Time Token Generator and Time Token Validation', H, () => {
     const token = res.headers.time_token;
     const iat = tokenTime(token);
     assert.ok(iat >= t0 - 5 && iat <= Date.now() + 5, `issue time ${iat}`);
-    assert.equal(token, makeToken(SECRET, { kind: 'time', api: 'tt', place: 'HEADER', name: 'time_token', time: iat, bound: ['alice'] }));
+    assert.equal(token, makeToken(SECRET, { kind: 'time', api: 'tt', place: 'HEADER', name: 'time_token', time: iat, bound: [bound('header:x-user', 'alice')] }));
     const g = await entryFor(gw, path, 'time_token_generator');
     assert.equal(g.detail, 'issued; valid for 30000 ms');
     const { res: ok, id, path: p2 } = await use(token);
