@@ -9,14 +9,18 @@
 //   RFC 9421   — ed25519 and ecdsa-p256-sha256 (WebCrypto), each with require_nonce = true (one
 //                nonce-store Durable Object round trip per request) and = false (no nonce).
 //                Every request needs a fresh created/nonce: N requests are signed before each run
-//                (node:crypto, scripts/sign-request.mjs) and wrk's Lua script sends each once.
+//                (node:crypto, scripts/sign-request.mjs) and wrk's Lua script sends each once;
+//   JS twins   — bench/workers/signature-js.js, the same client_id + signature checks in plain
+//                JavaScript (WebCrypto), same requests: js-body-sha256 (vs rsa256), js-body-hmac
+//                (vs hmac), js-9421-ed25519 (vs ed-none; no nonce store). A third table gives
+//                the Rust/JS CPU and req/s ratios of each pair.
 //
 //   node bench/signature.mjs                   # needs wrk, and scripts/build.sh's output in build/
 //   ROUNDS=4 SECONDS=3 node bench/signature.mjs
 //
 // Environment (all optional):
 //   ROUNDS=5 SECONDS=3 LAT_SECONDS=2 CONNECTIONS=10 THREADS=2 WARMUP=1
-//   ONLY=pass,cid,rsa256,rsa224,hmac,ed-nonce,ed-none,p256-nonce,p256-none
+//   ONLY=pass,cid,rsa256,rsa224,hmac,ed-nonce,ed-none,p256-nonce,p256-none,js-body-sha256,js-body-hmac,js-9421-ed25519
 //   BODY_BYTES=1024       request body size (the same JSON body for every variant)
 //   RUST_BUILD=<dir>      worker-build output (default: <repo>/build; copied at start, so a
 //                         rebuild during the run does not change what is measured)
@@ -88,7 +92,7 @@ const BODY = (() => {
 
 const hms = (alg, requireNonce) => ({ type: "digital_signature", mode: "http_message_signatures", algorithms: [alg], require_nonce: requireNonce });
 const VARIANTS = [
-  { id: "pass", label: "JS pass-through", js: true },
+  { id: "pass", label: "JS pass-through", js: "passthrough.js" },
   { id: "cid", label: "Rust client_id only", ds: null },
   { id: "rsa256", label: "body SHA256withRSA (WebCrypto)", ds: { type: "digital_signature", algorithm: "SHA256withRSA" }, body: "SHA256withRSA" },
   { id: "rsa224", label: "body SHA224withRSA (Rust rsa)", ds: { type: "digital_signature", algorithm: "SHA224withRSA" }, body: "SHA224withRSA" },
@@ -97,6 +101,11 @@ const VARIANTS = [
   { id: "ed-none", label: "9421 ed25519, no nonce", ds: hms("ed25519", false), hms: "ed25519", kid: "test-key-ed25519", nonce: false },
   { id: "p256-nonce", label: "9421 ecdsa-p256, nonce", ds: hms("ecdsa-p256-sha256", true), hms: "ecdsa-p256-sha256", kid: "test-key-ecc-p256", nonce: true },
   { id: "p256-none", label: "9421 ecdsa-p256, no nonce", ds: hms("ecdsa-p256-sha256", false), hms: "ecdsa-p256-sha256", kid: "test-key-ecc-p256", nonce: false },
+  // JavaScript twins (bench/workers/signature-js.js): the same client_id + signature checks in
+  // plain JS/WebCrypto, the same requests; `twin` names the Rust variant they are compared with.
+  { id: "js-body-sha256", label: "JS body SHA256withRSA", js: "signature-js.js", mode: "SHA256withRSA", body: "SHA256withRSA", twin: "rsa256" },
+  { id: "js-body-hmac", label: "JS body HmacSHA256", js: "signature-js.js", mode: "HmacSHA256", body: "HmacSHA256", twin: "hmac" },
+  { id: "js-9421-ed25519", label: "JS 9421 ed25519, no nonce", js: "signature-js.js", mode: "ed25519", hms: "ed25519", kid: "test-key-ed25519", nonce: false, twin: "ed-none" },
 ];
 
 function policy(originUrl) {
@@ -115,7 +124,7 @@ const APP_RECORD = {
   name: "Bench App",
   status: "APPROVED",
   revoked: false,
-  access: VARIANTS.filter((v) => !v.js).map((v) => ({ api: v.id })),
+  access: VARIANTS.filter((v) => v.id !== "pass").map((v) => ({ api: v.id })),
   client_secret_sha256: "0".repeat(64),
   extra_info: {},
   signature_keys: [
@@ -338,7 +347,7 @@ function compatibilityDate() {
 
 async function startWorker(v, originUrl, rustEntry, rustRoot) {
   const before = new Set(childPids().map((c) => c.pid));
-  const script = v.js ? path.join(HERE, "workers/passthrough.js") : rustEntry;
+  const script = v.js ? path.join(HERE, "workers", v.js) : rustEntry;
   const mf = new Miniflare({
     name: v.id,
     modules: true,
@@ -351,7 +360,7 @@ async function startWorker(v, originUrl, rustEntry, rustRoot) {
     compatibilityDate: compatibilityDate(),
     kvNamespaces: ["RECORDS"],
     ...(v.js ? {} : { durableObjects: { NONCES: { className: "NonceStore", useSQLite: true } } }),
-    bindings: { ORIGIN: `${originUrl}/be/pass`, POLICY: policy(originUrl) },
+    bindings: v.js ? { ORIGIN: `${originUrl}/be/${v.id}`, API: v.id, MODE: v.mode ?? "" } : { ORIGIN: `${originUrl}/be/pass`, POLICY: policy(originUrl) },
     cf: false,
     host: "127.0.0.1",
     port: 0,
@@ -393,7 +402,7 @@ async function probe(w) {
     await expect("valid", w.headers, 200);
     await expect("same request again", w.headers, 200);
     if (w.v.body) await expect("tampered body", w.headers, 401, tampered);
-    if (!w.v.js) await expect("no client_id", w.headers.filter(([k]) => k !== "client_id"), 401);
+    if (w.v.id !== "pass") await expect("no client_id", w.headers.filter(([k]) => k !== "client_id"), 401);
   } else {
     const s = sign9421(w);
     const h = [...w.headers, ["Signature-Input", s["Signature-Input"]], ["Signature", s.Signature]];
@@ -520,6 +529,30 @@ try {
   console.log("");
   console.log("Medians over rounds (valid runs/all); CPU = utime+stime of the variant's own workerd process (incl. its nonce-store");
   console.log("Durable Object) ÷ requests wrk counted; ×pass CPU = ratio of medians [median of per-round ratios].");
+
+  // Rust vs its JavaScript twin (bench/workers/signature-js.js), same requests, same rounds.
+  const tw = [["check", "Rust CPU µs/req", "JS CPU µs/req", "CPU Rust/JS [paired]", "req/s Rust/JS [paired]", "p50 ms c1, Rust / JS"]];
+  for (const wj of workers.filter((w) => w.v.twin)) {
+    const wr = workers.find((w) => w.v.id === wj.v.twin);
+    if (!wr) continue;
+    const cr = med(wr.runs, "cpuUs");
+    const cj = med(wj.runs, "cpuUs");
+    const rr = med(wr.runs, "rps");
+    const rj = med(wj.runs, "rps");
+    tw.push([
+      `${wr.v.id} vs ${wj.v.id}`,
+      `${f0(cr)} (${spread(wr.runs, "cpuUs", f0)})`,
+      `${f0(cj)} (${spread(wj.runs, "cpuUs", f0)})`,
+      `${f2(cr / cj)} [${f2(paired(wr.runs, wj.runs, "cpuUs", ratio))}]`,
+      `${f2(rr / rj)} [${f2(paired(wr.runs, wj.runs, "rps", ratio))}]`,
+      `${ms(med(wr.lat, "p50"))} / ${ms(med(wj.lat, "p50"))}`,
+    ]);
+  }
+  if (tw.length > 1) {
+    console.log("");
+    console.log("Rust vs JavaScript (same checks; ratio of medians [median of per-round ratios]; CPU < 1 = Rust cheaper, req/s > 1 = Rust faster):");
+    table(tw);
+  }
 
   // Replay protection: nonce vs no nonce, same algorithm, same round.
   const pairs = [["ed-nonce", "ed-none", "ed25519"], ["p256-nonce", "p256-none", "ecdsa-p256-sha256"]];
