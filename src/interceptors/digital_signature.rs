@@ -540,46 +540,36 @@ impl DigitalSignature {
                 return deny(cause, e.to_string(), fp);
             }
         };
-        // A body of unknown length: read it to see whether it is empty.
-        if body_presence.is_none() {
+        if covered.contains(&"content-digest") && call.req.header("content-digest").is_none() {
+            return deny(
+                Cause::MissingComponent,
+                "content-digest is covered but absent".into(),
+                fp,
+            );
+        }
+
+        // What must come from the runtime — the body (for Content-Digest, or to see whether
+        // there is one) and the verdict of an asymmetric signature — is asked for together, in
+        // one round.
+        let mut pending: Vec<Need> = Vec::new();
+        let body = if body_presence.is_none() || covered.contains(&"content-digest") {
             match self.body(call) {
-                Ok([]) => {}
-                Ok(b) => {
-                    return deny(
-                        Cause::MissingComponent,
-                        format!(
-                            "signature {:?} does not cover content-digest and the request has a body ({} bytes)",
-                            sig.label,
-                            b.len()
-                        ),
-                        fp,
-                    )
+                Ok(b) => Some(b),
+                Err(Check::Need(n)) => {
+                    pending.extend(n);
+                    None
                 }
                 Err(c) => return c,
             }
-        }
-        // Content-Digest, when covered: against the body as received.
-        if covered.contains(&"content-digest") {
-            let Some(header) = call.req.header("content-digest") else {
-                return deny(
-                    Cause::MissingComponent,
-                    "content-digest is covered but absent".into(),
-                    fp,
-                );
-            };
-            let body = match self.body(call) {
-                Ok(b) => b,
-                Err(c) => return c,
-            };
-            if let Err(e) = digest::check_content_digest(&header, body) {
-                return deny(Cause::DigestMismatch, e.to_string(), fp);
-            }
-        }
-
-        let valid = match key {
-            AppKey::Hmac(secret) => {
-                httpsig::verify_hmac_sha256(&secret, base.as_bytes(), &sig.signature)
-            }
+        } else {
+            None
+        };
+        let verdict = match key {
+            AppKey::Hmac(secret) => Some(httpsig::verify_hmac_sha256(
+                &secret,
+                base.as_bytes(),
+                &sig.signature,
+            )),
             AppKey::Public(k, _) => {
                 let Some(wc) = alg.webcrypto() else {
                     return fault(
@@ -591,11 +581,41 @@ impl DigitalSignature {
                 };
                 let job = SigJob::new(k, wc, base.into_bytes(), sig.signature.clone());
                 match settle(call, vec![job]) {
-                    Ok(v) => v,
+                    Ok(v) => Some(v),
+                    Err(Check::Need(n)) => {
+                        pending.extend(n);
+                        None
+                    }
                     Err(c) => return c,
                 }
             }
         };
+        if !pending.is_empty() {
+            return Check::Need(pending);
+        }
+
+        // A body of unknown length: it must be empty unless content-digest covers it.
+        if body_presence.is_none() {
+            if let Some(b @ [_, ..]) = body {
+                return deny(
+                    Cause::MissingComponent,
+                    format!(
+                        "signature {:?} does not cover content-digest and the request has a body ({} bytes)",
+                        sig.label,
+                        b.len()
+                    ),
+                    fp,
+                );
+            }
+        }
+        // Content-Digest, when covered: against the body as received.
+        if covered.contains(&"content-digest") {
+            let header = call.req.header("content-digest").unwrap_or_default();
+            if let Err(e) = digest::check_content_digest(&header, body.unwrap_or_default()) {
+                return deny(Cause::DigestMismatch, e.to_string(), fp);
+            }
+        }
+        let valid = verdict.unwrap_or(false);
         if !valid {
             return deny(
                 Cause::BadSignature,
