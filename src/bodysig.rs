@@ -16,7 +16,7 @@
 //! refused.
 //!
 //! RSA keys ([`RsaKey`]) are read from PEM (`PUBLIC KEY` = SubjectPublicKeyInfo, or
-//! `RSA PUBLIC KEY` = PKCS#1) or DER, and always expose the SPKI DER for WebCrypto's import.
+//! `RSA PUBLIC KEY` = PKCS#1) or DER, and can give their SPKI DER (encoded on demand).
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -215,7 +215,6 @@ pub fn decode_signature(value: &str) -> Result<Vec<u8>, BodySigError> {
 #[derive(Clone, PartialEq, Eq)]
 pub struct RsaKey {
     key: rsa::RsaPublicKey,
-    spki_der: Vec<u8>,
 }
 
 impl std::fmt::Debug for RsaKey {
@@ -261,16 +260,15 @@ impl RsaKey {
     }
 
     fn from_key(key: rsa::RsaPublicKey) -> Result<RsaKey, BodySigError> {
-        let spki_der = key
-            .to_public_key_der()
-            .map_err(|e| BodySigError::BadKey(e.to_string()))?
-            .into_vec();
-        Ok(RsaKey { key, spki_der })
+        Ok(RsaKey { key })
     }
 
-    /// The SubjectPublicKeyInfo DER, for WebCrypto `importKey("spki", ...)`.
-    pub fn spki_der(&self) -> &[u8] {
-        &self.spki_der
+    /// The SubjectPublicKeyInfo DER (encoded on demand: verification never needs it).
+    pub fn spki_der(&self) -> Vec<u8> {
+        self.key
+            .to_public_key_der()
+            .map(|d| d.into_vec())
+            .unwrap_or_default()
     }
 
     /// The modulus size in bits.

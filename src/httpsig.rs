@@ -50,9 +50,7 @@ pub mod sfv;
 
 use crate::request::{RequestView, Target};
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use sfv::{BareItem, Item, Member, Params, SfType};
-use sha2::Sha256;
 
 /// Why a signature could not be read or its base could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -799,14 +797,9 @@ fn unfold(v: &str) -> String {
     out
 }
 
-/// Verifies an `hmac-sha256` signature over `base` with `secret`, in constant time.
-pub fn verify_hmac_sha256(secret: &[u8], base: &[u8], signature: &[u8]) -> bool {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-        return false;
-    };
-    mac.update(base);
-    mac.verify_slice(signature).is_ok()
-}
+/// Verifies an `hmac-sha256` signature over the signature base, in constant time: the same
+/// HMAC-SHA-256 check as the body signatures' ([`crate::bodysig::verify_hmac_sha256`]).
+pub use crate::bodysig::verify_hmac_sha256;
 
 #[cfg(test)]
 mod tests {

@@ -133,6 +133,67 @@ pub struct App {
     /// Shared secrets for HMAC signatures (HS256/384/512).
     #[serde(default)]
     pub hmac_secrets: Vec<HmacSecret>,
+    /// `signature_keys` and `hmac_secrets` decoded, once per record (records are cached per
+    /// isolate, so not once per request): see [`App::keys`].
+    #[serde(skip)]
+    decoded: std::sync::OnceLock<AppKeys>,
+}
+
+/// An app's keys, decoded: public keys that parse (pinned to their `alg`) and HMAC secrets
+/// that decode to at least one byte. Unusable entries are left out (`edge-records check`
+/// reports them).
+#[derive(Clone, Default)]
+pub struct AppKeys {
+    pub public: Vec<std::sync::Arc<crate::keys::Key>>,
+    /// (kid, secret bytes).
+    pub hmac: Vec<(String, std::sync::Arc<[u8]>)>,
+}
+
+impl std::fmt::Debug for AppKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppKeys")
+            .field("public", &self.public)
+            .field("hmac", &format!("<{} redacted>", self.hmac.len()))
+            .finish()
+    }
+}
+
+impl App {
+    /// The app's keys, decoded on first use and kept with the record.
+    pub fn keys(&self) -> &AppKeys {
+        self.decoded.get_or_init(|| {
+            use base64::Engine;
+            let public = self
+                .signature_keys
+                .iter()
+                .filter_map(|k| {
+                    let mut v = serde_json::Map::new();
+                    v.insert("kid".into(), k.kid.clone().into());
+                    v.insert("alg".into(), k.alg.clone().into());
+                    if let Some(p) = &k.pem {
+                        v.insert("pem".into(), p.clone().into());
+                    }
+                    if let Some(j) = &k.jwk {
+                        v.insert("jwk".into(), j.clone());
+                    }
+                    crate::keys::parse_key(&serde_json::Value::Object(v), crate::keys::Source::Kv)
+                        .ok()
+                })
+                .map(std::sync::Arc::new)
+                .collect();
+            let hmac = self
+                .hmac_secrets
+                .iter()
+                .filter_map(|s| {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(&s.secret_b64)
+                        .ok()?;
+                    (!bytes.is_empty()).then(|| (s.kid.clone(), bytes.into()))
+                })
+                .collect();
+            AppKeys { public, hmac }
+        })
+    }
 }
 
 /// A public key of an app: `{"kid", "alg", "pem"}` (SPKI `PUBLIC KEY`) or `{"kid", "alg", "jwk"}`.

@@ -62,7 +62,7 @@ fn check(alg: BodyAlg, key: &RsaKey, body: &[u8], header: &str) -> Result<bool, 
     }
     let wc = alg.webcrypto().expect("WebCrypto parameters");
     assert_eq!(wc.name, "RSASSA-PKCS1-v1_5");
-    let pk = rsa::RsaPublicKey::from_public_key_der(key.spki_der()).unwrap();
+    let pk = rsa::RsaPublicKey::from_public_key_der(&key.spki_der()).unwrap();
     let Ok(s) = rsa::pkcs1v15::Signature::try_from(sig.as_slice()) else {
         return Ok(false);
     };
@@ -179,7 +179,7 @@ fn keys_in_every_form_agree_and_misuse_is_an_error() {
     let spki = RsaKey::from_pem(&read("rsa-2048.pub.pem")).unwrap();
     let pkcs1 = RsaKey::from_pem(&read("rsa-2048.pkcs1.pub.pem")).unwrap();
     assert_eq!(spki, pkcs1);
-    assert_eq!(RsaKey::from_der(spki.spki_der()).unwrap(), spki);
+    assert_eq!(RsaKey::from_der(&spki.spki_der()).unwrap(), spki);
     let sig = decode_signature(&sign(BodyAlg::Sha224WithRsa, BODY)).unwrap();
     assert_eq!(
         verify(BodyAlg::Sha224WithRsa, BodyKey::Rsa(&pkcs1), BODY, &sig),

@@ -178,7 +178,7 @@ fn body_signatures_from_the_script_verify_here() {
             verify_body(alg, k, BODY.as_bytes(), &sig).unwrap()
         } else {
             // WebCrypto's part, done by the rsa crate over the SPKI the caller would import.
-            let pk = rsa::RsaPublicKey::from_public_key_der(key.spki_der()).unwrap();
+            let pk = rsa::RsaPublicKey::from_public_key_der(&key.spki_der()).unwrap();
             let s = rsa::pkcs1v15::Signature::try_from(sig.as_slice()).unwrap();
             use rsa::pkcs1v15::VerifyingKey as V;
             let b = BODY.as_bytes();

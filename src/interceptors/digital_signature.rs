@@ -19,7 +19,7 @@ use crate::bodysig::{self, BodyAlg, RsaKey};
 use crate::digest;
 use crate::httpsig::{self, Algorithm as HttpSigAlg};
 use crate::jobs::{NonceClaim, Settled, SigJob, BODY_ID};
-use crate::keys::{self, Alg, Key, Kind, Material, Source};
+use crate::keys::{Alg, Key, Kind, Material};
 use crate::locate::Place;
 use crate::message::Label;
 use crate::pipeline::Need;
@@ -304,7 +304,7 @@ impl DigitalSignature {
         };
         let valid = match alg {
             BodyAlg::HmacSha256 => {
-                let secrets = hmac_secrets(app);
+                let secrets = &app.keys().hmac;
                 if secrets.is_empty() {
                     return deny(
                         Cause::UnknownKey,
@@ -313,7 +313,7 @@ impl DigitalSignature {
                 }
                 secrets
                     .iter()
-                    .any(|s| bodysig::verify_hmac_sha256(s, body, &signature))
+                    .any(|(_, s)| bodysig::verify_hmac_sha256(s, body, &signature))
             }
             rsa => {
                 let keys = app_keys(app, |k| k.kind == Kind::Rsa && is_pkcs1(k.alg));
@@ -738,27 +738,14 @@ fn is_pkcs1(alg: Option<Alg>) -> bool {
     matches!(alg, Some(Alg::RS256 | Alg::RS384 | Alg::RS512))
 }
 
-/// The app's public keys that parse and satisfy `keep` (unusable keys are skipped).
+/// The app's public keys that satisfy `keep` (decoded once per record).
 fn app_keys(app: &App, keep: impl Fn(&Key) -> bool) -> Vec<Arc<Key>> {
-    app.signature_keys
+    app.keys()
+        .public
         .iter()
-        .filter_map(|k| parse_app_key(k).ok())
         .filter(|k| keep(k))
-        .map(Arc::new)
+        .cloned()
         .collect()
-}
-
-fn parse_app_key(k: &records::SignatureKey) -> Result<Key, String> {
-    let mut v = serde_json::Map::new();
-    v.insert("kid".into(), k.kid.clone().into());
-    v.insert("alg".into(), k.alg.clone().into());
-    if let Some(p) = &k.pem {
-        v.insert("pem".into(), p.clone().into());
-    }
-    if let Some(j) = &k.jwk {
-        v.insert("jwk".into(), j.clone());
-    }
-    keys::parse_key(&serde_json::Value::Object(v), Source::Kv)
 }
 
 /// An RSA key for verification in Rust (SHA-224), from SPKI or a JWK's `n` and `e`.
@@ -793,22 +780,8 @@ fn is_request_component(s: &str) -> bool {
     DERIVED.contains(&s) || (!s.starts_with('@') && crate::policy::is_header_name(s))
 }
 
-/// The app's HMAC signing secrets, decoded (undecodable ones skipped).
-fn hmac_secrets(app: &App) -> Vec<Vec<u8>> {
-    use base64::Engine;
-    app.hmac_secrets
-        .iter()
-        .filter_map(|s| {
-            base64::engine::general_purpose::STANDARD
-                .decode(&s.secret_b64)
-                .ok()
-        })
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 enum AppKey {
-    Hmac(Vec<u8>),
+    Hmac(Arc<[u8]>),
     Public(Arc<Key>, Alg),
 }
 
@@ -850,16 +823,15 @@ impl AppKey {
 /// defines (EdDSA → ed25519, ES256 → ecdsa-p256-sha256, PS512 → rsa-pss-sha512, RS256 →
 /// rsa-v1_5-sha256). Other keys never verify an HTTP message signature.
 fn find_key(app: &App, keyid: &str) -> Option<AppKey> {
-    use base64::Engine;
-    if let Some(s) = app.hmac_secrets.iter().find(|s| s.kid == keyid) {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(&s.secret_b64)
-            .ok()?;
-        return (!bytes.is_empty()).then_some(AppKey::Hmac(bytes));
+    let keys = app.keys();
+    if let Some((_, secret)) = keys.hmac.iter().find(|(kid, _)| kid == keyid) {
+        return Some(AppKey::Hmac(secret.clone()));
     }
-    let k = app.signature_keys.iter().find(|k| k.kid == keyid)?;
-    let key = parse_app_key(k).ok()?;
+    let key = keys
+        .public
+        .iter()
+        .find(|k| k.kid.as_deref() == Some(keyid))?;
     let alg = key.alg?;
     matches!(alg, Alg::EdDSA | Alg::ES256 | Alg::PS512 | Alg::RS256)
-        .then(|| AppKey::Public(Arc::new(key), alg))
+        .then(|| AppKey::Public(key.clone(), alg))
 }
