@@ -138,6 +138,18 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The derived components of a request that take no parameter (what a policy may require by
+/// name); `@query-param` needs `;name` and is not among them.
+pub const REQUEST_DERIVED: &[&str] = &[
+    "@method",
+    "@target-uri",
+    "@authority",
+    "@scheme",
+    "@request-target",
+    "@path",
+    "@query",
+];
+
 /// RFC 9421 §6.2 algorithms this verifier knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {

@@ -768,16 +768,8 @@ fn rsa_key(k: &Key) -> Option<RsaKey> {
 
 /// Whether `s` names a component a request can have: a derived one or a field name.
 fn is_request_component(s: &str) -> bool {
-    const DERIVED: &[&str] = &[
-        "@method",
-        "@target-uri",
-        "@authority",
-        "@scheme",
-        "@request-target",
-        "@path",
-        "@query",
-    ];
-    DERIVED.contains(&s) || (!s.starts_with('@') && crate::policy::is_header_name(s))
+    httpsig::REQUEST_DERIVED.contains(&s)
+        || (!s.starts_with('@') && crate::policy::is_header_name(s))
 }
 
 enum AppKey {
