@@ -9,7 +9,7 @@ bash scripts/setup.sh
 PORT=${DEMO_PORT:-8787}
 
 echo "[demo] seeding local KV with the records tool (target/debug/edge-records)"
-cargo build --quiet --bin edge-records
+cargo build --quiet -p edge-records
 R=target/debug/edge-records
 ALL=(--grant orders --grant catalog --grant status --grant partners --grant payments)
 # The demo app's RFC 9421 signing secret (a demo value: never use it for anything else).

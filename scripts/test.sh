@@ -11,11 +11,11 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy (host)"
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 step "cargo clippy (wasm32-unknown-unknown)"
-cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
-step "cargo test (host)"
-cargo test
+cargo clippy -p edge-interceptors --target wasm32-unknown-unknown --all-targets -- -D warnings
+step "cargo test (host: the Worker crate, its layer check, the records tool)"
+cargo test --workspace
 step "build the Worker"
 bash scripts/build.sh
 step "wrangler deploy --dry-run (the deployable bundle)"

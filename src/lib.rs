@@ -1,42 +1,27 @@
 //! edge-interceptors: Sensedia-compatible token validation interceptors at the edge.
 //!
-//! Everything except [`adapter`] is plain Rust, tested on the host with `cargo test`:
-//! the request view ([`request`]), where credentials are found ([`locate`]), the policy and
-//! its compiler ([`policy`], [`route`]), the KV records ([`records`]) and their per-isolate
-//! cache ([`cache`]), the interceptors ([`interceptors`]), the sans-I/O pipeline
-//! ([`pipeline`]), the exact 401 bytes ([`message`]), the forwarding plan ([`forward`]),
-//! the trace ([`trace`]), and for JWT the keys ([`keys`]) and the signature verifications the
-//! runtime performs with their caches ([`verify`]). The adapter, compiled only for `wasm32`, is
-//! the one place that touches the Workers runtime.
+//! The folders are the layers, lowest first; a module may use the layers above it in this list
+//! and its own folder, never one below (checked by `tests/layers.rs`):
+//!
+//! 1. [`base`] — vocabulary: the request view, where credentials are, route patterns, the exact
+//!    messages, policy-compiling helpers, time parsing.
+//! 2. [`crypto`] — keys, RFC 9421 and structured fields, digests, body signatures, generated
+//!    tokens, the signature and nonce jobs handed to the runtime.
+//! 3. [`records`] — KV records, their per-isolate cache, per-isolate hashing.
+//! 4. [`trace`] — trace entries, trace context, shipping buffers and encoders.
+//! 5. [`interceptors`] — one file per interceptor, and what they ask of the runtime.
+//! 6. [`gateway`] — the policy compiler, the sans-I/O pipeline, the forwarding plan.
+//! 7. `worker` — wasm32 only: the adapter to the Workers runtime, the trace shipper, the nonce
+//!    store Durable Object and the JavaScript glue beside them.
+//!
+//! Everything but `worker` is plain Rust, tested on the host with `cargo test`.
 
-pub mod bodysig;
-pub mod cache;
-pub mod digest;
-pub mod forward;
-pub mod gentoken;
-pub mod httpsig;
+pub mod base;
+pub mod crypto;
+pub mod gateway;
 pub mod interceptors;
-pub mod jobs;
-pub mod keys;
-pub mod locate;
-pub mod message;
-pub mod pipeline;
-pub mod policy;
 pub mod records;
-pub mod request;
-pub mod route;
-pub mod seeded;
-pub mod ship;
 pub mod trace;
-pub mod tracectx;
-pub mod verify;
-
-#[cfg(not(target_arch = "wasm32"))]
-pub mod ops;
 
 #[cfg(target_arch = "wasm32")]
-mod adapter;
-#[cfg(target_arch = "wasm32")]
-mod nonce_store;
-#[cfg(target_arch = "wasm32")]
-mod shipper;
+mod worker;

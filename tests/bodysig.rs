@@ -7,7 +7,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use edge_interceptors::bodysig::{
+use edge_interceptors::crypto::bodysig::{
     decode_signature, verify, BodyAlg, BodyKey, BodySigError, RsaKey,
 };
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};

@@ -8,12 +8,13 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use edge_interceptors::cache::{Layered, RecordCache, Slot};
-use edge_interceptors::jobs::{Settled, SigJob, WithSettled, BODY_ID};
-use edge_interceptors::keys::Material;
-use edge_interceptors::pipeline::{decide, Answer, Decision, Input, Need, Step};
-use edge_interceptors::policy::{compile, Policy};
-use edge_interceptors::request::TestRequest;
+use edge_interceptors::base::request::TestRequest;
+use edge_interceptors::crypto::jobs::{Settled, SigJob, BODY_ID};
+use edge_interceptors::crypto::keys::Material;
+use edge_interceptors::gateway::pipeline::{decide, Answer, Decision, Input, Step};
+use edge_interceptors::gateway::policy::{compile, Policy};
+use edge_interceptors::interceptors::{Need, WithSettled};
+use edge_interceptors::records::cache::{Layered, RecordCache, Slot};
 use edge_interceptors::trace::{Cause, Outcome};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::signature::{SignatureEncoding, Signer, Verifier};
@@ -847,8 +848,8 @@ fn rfc9421_nonces_belong_to_the_key_not_to_the_app_presenting_it() {
 
 #[test]
 fn rfc9421_a_keyed_content_digest_does_not_count_as_covering_the_body() {
-    use edge_interceptors::digest::{content_digest, DigestAlg};
-    use edge_interceptors::httpsig::{parse_signatures, signature_base};
+    use edge_interceptors::crypto::digest::{content_digest, DigestAlg};
+    use edge_interceptors::crypto::httpsig::{parse_signatures, signature_base};
     use hmac::Mac;
     let secret = STANDARD
         .decode(

@@ -7,10 +7,10 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use edge_interceptors::httpsig::{
+use edge_interceptors::base::request::TestRequest;
+use edge_interceptors::crypto::httpsig::{
     parse_signatures, signature_base, verify_hmac_sha256, Algorithm, Component, Error, Signature,
 };
-use edge_interceptors::request::TestRequest;
 use serde_json::Value;
 
 mod common;

@@ -6,13 +6,14 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use edge_interceptors::cache::{Layered, RecordCache, Slot};
-use edge_interceptors::keys::{Alg, Kind, Material};
-use edge_interceptors::pipeline::{decide, Answer, Decision, Input, Need, Step};
-use edge_interceptors::policy::{compile, Policy};
-use edge_interceptors::request::TestRequest;
+use edge_interceptors::base::request::TestRequest;
+use edge_interceptors::crypto::keys::{Alg, Kind, Material};
+use edge_interceptors::gateway::pipeline::{decide, Answer, Decision, Input, Step};
+use edge_interceptors::gateway::policy::{compile, Policy};
+use edge_interceptors::interceptors::jwt::verify::{JwtCaches, Verdict, VerifyJob, WithJwt};
+use edge_interceptors::interceptors::Need;
+use edge_interceptors::records::cache::{Layered, RecordCache, Slot};
 use edge_interceptors::trace::{Cause, Outcome};
-use edge_interceptors::verify::{JwtCaches, Verdict, VerifyJob, WithJwt};
 use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa};
 use jwt_compact::alg::{RsaPrivateKey, RsaPublicKey};
 use jwt_compact::jwk::JsonWebKey;

@@ -1,12 +1,13 @@
 //! The whole pipeline on the host: a policy, an in-memory "KV", a fixed clock, and the same
 //! fetch-and-ask-again loop the Worker adapter runs.
 
-use edge_interceptors::cache::{Layered, RecordCache, Slot};
-use edge_interceptors::forward::always_removed;
-use edge_interceptors::pipeline::{decide, Answer, Decision, Input, Need, Step};
-use edge_interceptors::policy::{compile, Policy};
+use edge_interceptors::base::request::TestRequest;
+use edge_interceptors::gateway::forward::always_removed;
+use edge_interceptors::gateway::pipeline::{decide, Answer, Decision, Input, Step};
+use edge_interceptors::gateway::policy::{compile, Policy};
+use edge_interceptors::interceptors::Need;
+use edge_interceptors::records::cache::{Layered, RecordCache, Slot};
 use edge_interceptors::records::token_key;
-use edge_interceptors::request::TestRequest;
 use edge_interceptors::trace::{Cause, Outcome};
 use serde_json::{json, Value};
 use std::collections::HashMap;

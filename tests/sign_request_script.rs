@@ -6,12 +6,12 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use edge_interceptors::bodysig::{
+use edge_interceptors::base::request::{RequestView, TestRequest};
+use edge_interceptors::crypto::bodysig::{
     decode_signature, verify as verify_body, BodyAlg, BodyKey, RsaKey,
 };
-use edge_interceptors::digest::{check_content_digest, DigestAlg};
-use edge_interceptors::httpsig::{parse_signatures, signature_base, Algorithm};
-use edge_interceptors::request::{RequestView, TestRequest};
+use edge_interceptors::crypto::digest::{check_content_digest, DigestAlg};
+use edge_interceptors::crypto::httpsig::{parse_signatures, signature_base, Algorithm};
 use std::process::Command;
 
 mod common;

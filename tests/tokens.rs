@@ -2,11 +2,14 @@
 //! (their headers in the forwarding plan), validators in the request flow, the chain checks of
 //! the policy compiler, and the TOKEN_SECRET handling.
 
-use edge_interceptors::cache::{Layered, RecordCache, Slot};
-use edge_interceptors::gentoken::{attach, uses_generated_tokens};
-use edge_interceptors::pipeline::{decide, Answer, Decision, Input, Need, Step};
-use edge_interceptors::policy::{compile, Policy};
-use edge_interceptors::request::TestRequest;
+use edge_interceptors::base::request::TestRequest;
+use edge_interceptors::gateway::pipeline::{decide, Answer, Decision, Input, Step};
+use edge_interceptors::gateway::policy::chains::{
+    attach_token_keys as attach, uses_generated_tokens,
+};
+use edge_interceptors::gateway::policy::{compile, Policy};
+use edge_interceptors::interceptors::Need;
+use edge_interceptors::records::cache::{Layered, RecordCache, Slot};
 use edge_interceptors::trace::{Cause, Outcome};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -92,7 +95,7 @@ fn shop() -> Value {
     }]})
 }
 
-fn plan(d: &Decision) -> &edge_interceptors::forward::ForwardPlan {
+fn plan(d: &Decision) -> &edge_interceptors::gateway::forward::ForwardPlan {
     match &d.answer {
         Answer::Forward(p) => p,
         Answer::Reply(r) => panic!("expected a forward, got {} {}", r.status, r.body),

@@ -6,8 +6,8 @@ use super::{
     app_problem, as_app, fault, identity, load, no_access_detail, resolve_token, scope_allows,
     Call, Check, Common, Loaded,
 };
-use crate::message::Label;
-use crate::policy::Obj;
+use crate::base::config::Obj;
+use crate::base::message::Label;
 use crate::records::{self, Record};
 use crate::trace::Cause;
 
@@ -116,11 +116,11 @@ impl AccessToken {
 
 #[cfg(test)]
 mod tests {
+    use crate::base::locate::Place;
+    use crate::base::request::TestRequest;
     use crate::interceptors::testing::*;
     use crate::interceptors::Check;
-    use crate::locate::Place;
     use crate::records::token_key;
-    use crate::request::TestRequest;
     use crate::trace::Cause;
     use serde_json::json;
 

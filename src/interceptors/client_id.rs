@@ -2,8 +2,8 @@
 //! API/resource. Name and location are configurable (default header `client_id`).
 
 use super::{identity, resolve_app, Call, Check, Common};
-use crate::message::Label;
-use crate::policy::Obj;
+use crate::base::config::Obj;
+use crate::base::message::Label;
 
 pub const LOCATIONS: &[&str] = &["header", "query", "cookie", "header_or_cookie", "any"];
 
@@ -42,10 +42,10 @@ impl ClientId {
 
 #[cfg(test)]
 mod tests {
+    use crate::base::locate::Place;
+    use crate::base::request::TestRequest;
     use crate::interceptors::testing::*;
     use crate::interceptors::Check;
-    use crate::locate::Place;
-    use crate::request::TestRequest;
     use crate::trace::Cause;
     use serde_json::json;
 

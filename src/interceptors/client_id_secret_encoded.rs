@@ -4,8 +4,8 @@
 //! time). Failures answer with the Client Id message and the configured header name.
 
 use super::{fault, identity, resolve_app, Call, Check, Common};
-use crate::message::Label;
-use crate::policy::Obj;
+use crate::base::config::Obj;
+use crate::base::message::Label;
 use crate::records::{self, Record};
 use crate::trace::Cause;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -114,8 +114,8 @@ fn decode(value: &str) -> Result<(String, String), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::request::TestRequest;
     use crate::interceptors::testing::*;
-    use crate::request::TestRequest;
     use serde_json::json;
 
     const BODY: &str = "Client Id in the request, identified by HEADER Authorization, is invalid. Check docs.sensedia.com";

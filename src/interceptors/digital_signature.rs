@@ -15,15 +15,15 @@
 //! The body is read only when the signature covers it, and the same bytes are forwarded.
 
 use super::{fault, Call, Check, Common, Pass};
-use crate::bodysig::{self, BodyAlg, RsaKey};
-use crate::digest;
-use crate::httpsig::{self, Algorithm as HttpSigAlg};
-use crate::jobs::{NonceClaim, Settled, SigJob, BODY_ID};
-use crate::keys::{Alg, Key, Kind, Material};
-use crate::locate::Place;
-use crate::message::Label;
-use crate::pipeline::Need;
-use crate::policy::Obj;
+use crate::base::config::Obj;
+use crate::base::locate::Place;
+use crate::base::message::Label;
+use crate::crypto::bodysig::{self, BodyAlg, RsaKey};
+use crate::crypto::digest;
+use crate::crypto::httpsig::{self, Algorithm as HttpSigAlg};
+use crate::crypto::jobs::{NonceClaim, Settled, SigJob, BODY_ID};
+use crate::crypto::keys::{Alg, Key, Kind, Material};
+use crate::interceptors::Need;
 use crate::records::{self, App};
 use crate::trace::{Cause, Entry, Outcome};
 use std::sync::Arc;
@@ -769,7 +769,7 @@ fn rsa_key(k: &Key) -> Option<RsaKey> {
 /// Whether `s` names a component a request can have: a derived one or a field name.
 fn is_request_component(s: &str) -> bool {
     httpsig::REQUEST_DERIVED.contains(&s)
-        || (!s.starts_with('@') && crate::policy::is_header_name(s))
+        || (!s.starts_with('@') && crate::base::config::is_header_name(s))
 }
 
 enum AppKey {

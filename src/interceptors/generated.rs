@@ -2,12 +2,12 @@
 //! header or a cookie, with its attributes), where bound values come from (a header, a query
 //! parameter, a cookie, a field of the app's extra info), the checking of a token a validator
 //! found, and the policy-level checks of a chain (an identity to bind, a method to issue on).
-//! The token itself is [`crate::gentoken`].
+//! The token itself is [`crate::crypto::gentoken`].
 
-use super::{fault, Call, Check, Common, Fault, Interceptor, Pass};
-use crate::gentoken::{self, Invalid, Kind, Scope, TokenKeys};
-use crate::locate::{cookie_value, query_value, Place};
-use crate::policy::{is_header_name, Obj, Resource};
+use super::{fault, Call, Check, Common, Fault, Pass};
+use crate::base::config::{is_header_name, Obj};
+use crate::base::locate::{cookie_value, query_value, Place};
+use crate::crypto::gentoken::{self, Invalid, Kind, Scope, TokenKeys};
 use crate::records;
 use crate::trace::{Cause, Entry, Outcome};
 use std::sync::Arc;
@@ -359,74 +359,4 @@ pub struct Requires {
     pub identity: bool,
     /// A CSRF generator: issues only on methods other than GET and HEAD.
     pub unsafe_method: bool,
-}
-
-const IDENTIFIERS: &str =
-    "oauth, access_token, client_id, client_id_secret_encoded, or jwt with identity_claims";
-
-/// Checks the token interceptors of an API and its resources against their chains.
-pub fn check_chains(
-    path: &str,
-    api: &[Interceptor],
-    resources: Option<&[Resource]>,
-    errs: &mut Vec<String>,
-) {
-    let safe_only =
-        |r: &Resource| !r.methods.is_empty() && r.methods.iter().all(|m| m == "GET" || m == "HEAD");
-    let resources = resources.unwrap_or(&[]);
-    for (k, i) in api.iter().enumerate() {
-        let Some(req) = i.requires() else { continue };
-        let at = format!("{path} interceptors[{k}] ({})", i.kind());
-        if req.identity {
-            let before = api[..k].iter().any(Interceptor::identifies);
-            let ok = if i.is_response_flow() {
-                api.iter().any(Interceptor::identifies)
-                    || !resources.is_empty()
-                        && resources
-                            .iter()
-                            .all(|r| r.interceptors.iter().any(Interceptor::identifies))
-            } else {
-                before
-            };
-            if !ok {
-                errs.push(identity_error(&at, i.is_response_flow()));
-            }
-        }
-        if req.unsafe_method && !resources.is_empty() && resources.iter().all(safe_only) {
-            errs.push(format!(
-                "{at}: every resource of the API allows only GET/HEAD, where a CSRF token is never issued"
-            ));
-        }
-    }
-    for (j, r) in resources.iter().enumerate() {
-        let api_identifies = api.iter().any(Interceptor::identifies);
-        for (k, i) in r.interceptors.iter().enumerate() {
-            let Some(req) = i.requires() else { continue };
-            let at = format!("{path} resources[{j}] interceptors[{k}] ({})", i.kind());
-            if req.identity {
-                let ok = api_identifies
-                    || if i.is_response_flow() {
-                        r.interceptors.iter().any(Interceptor::identifies)
-                    } else {
-                        r.interceptors[..k].iter().any(Interceptor::identifies)
-                    };
-                if !ok {
-                    errs.push(identity_error(&at, i.is_response_flow()));
-                }
-            }
-            if req.unsafe_method && safe_only(r) {
-                errs.push(format!(
-                    "{at}: the resource allows only {:?}, where a CSRF token is never issued; put the generator on the operation that creates the session or form (e.g. a POST)",
-                    r.methods
-                ));
-            }
-        }
-    }
-}
-
-fn identity_error(at: &str, generator: bool) -> String {
-    let which = if generator { "" } else { "earlier " };
-    format!(
-        "{at}: binds the identified app, but no {which}interceptor identifies one ({IDENTIFIERS}); add one, or bind a session or value that does not need an app"
-    )
 }

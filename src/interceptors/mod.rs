@@ -19,14 +19,16 @@ pub mod jwt;
 pub mod oauth;
 pub mod time_token;
 
-use crate::cache::{RecordSource, Slot};
-use crate::locate::{extract, Extracted, Location, Place};
-use crate::message::{Element, Format, Label};
-use crate::pipeline::Need;
-use crate::policy::{is_header_name, Obj};
+use crate::base::config::{is_header_name, Obj};
+use crate::base::locate::{extract, Extracted, Location, Place};
+use crate::base::message::{Element, Format, Label};
+use crate::base::request::{RequestView, Target};
+use crate::crypto::jobs::{NonceClaim, Settled, SigJob};
+use crate::interceptors::jwt::verify::VerifyJob;
+use crate::records::cache::{Layered, Slot};
 use crate::records::{self, is_expired, App, AppStatus, Record};
-use crate::request::{RequestView, Target};
 use crate::trace::{Cause, Entry, Outcome};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Interceptor type names, as written in a policy.
@@ -171,7 +173,7 @@ impl Interceptor {
     }
 
     /// Hands the `TOKEN_SECRET` keys to a CSRF / Time Token interceptor (once per isolate).
-    pub fn attach_keys(&mut self, keys: &Arc<crate::gentoken::TokenKeys>) {
+    pub fn attach_keys(&mut self, keys: &Arc<crate::crypto::gentoken::TokenKeys>) {
         match self {
             Interceptor::CsrfGenerator(i) => i.attach_keys(keys),
             Interceptor::Csrf(i) => i.attach_keys(keys),
@@ -695,12 +697,105 @@ pub fn identity(
     }
 }
 
+/// Something the core needs before it can decide.
+#[derive(Debug, Clone)]
+pub enum Need {
+    /// A KV record, by key.
+    Kv(String),
+    /// The JWKS at this URL: fetch it (again).
+    Jwks(String),
+    /// A signature to verify (RSA, RSA-PSS, ECDSA, Ed25519: the runtime's WebCrypto).
+    Verify(Arc<VerifyJob>),
+    /// The request body (read once, then forwarded as the same bytes), at most this many
+    /// bytes: the reader stops beyond it ([`crate::crypto::jobs::Settled::TooLarge`]).
+    Body(u64),
+    /// A signature over request data, verified with an app's key in WebCrypto.
+    Signature(Arc<SigJob>),
+    /// A nonce to claim in the nonce store (replay protection).
+    Nonce(Arc<NonceClaim>),
+}
+
+impl Need {
+    /// The KV key, for a record need.
+    pub fn kv(&self) -> Option<&str> {
+        match self {
+            Need::Kv(k) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+/// A record need equals its key (tests compare needs with key lists).
+impl PartialEq<String> for Need {
+    fn eq(&self, other: &String) -> bool {
+        self.kv() == Some(other.as_str())
+    }
+}
+/// Where the pipeline looks records up.
+pub trait RecordSource {
+    fn lookup(&self, key: &str) -> Slot;
+
+    /// What is known of the JWKS at `url`; `None` when it was never fetched.
+    fn jwks(&self, _url: &str) -> Option<crate::interceptors::jwt::verify::JwksEntry> {
+        None
+    }
+
+    /// The signature verdict on the token whose SHA-256 is `hash`, if one is known.
+    fn verified(&self, _hash: &[u8; 32]) -> Option<crate::interceptors::jwt::verify::Verified> {
+        None
+    }
+
+    /// Keeps a verdict the core made itself (HMAC), where the source can keep one.
+    fn remember(&self, _verdict: crate::interceptors::jwt::verify::Remember<'_>) {}
+
+    /// What the runtime answered for this request's signature job or nonce claim, by id.
+    fn settled(&self, _id: &str) -> Option<crate::crypto::jobs::Settled> {
+        None
+    }
+}
+
+impl RecordSource for HashMap<String, Slot> {
+    fn lookup(&self, key: &str) -> Slot {
+        self.get(key).cloned().unwrap_or(Slot::Pending)
+    }
+}
+
+impl RecordSource for Layered<'_> {
+    fn lookup(&self, key: &str) -> Slot {
+        Layered::lookup(self, key)
+    }
+}
+
+/// A record source with this request's settled jobs beside it.
+pub struct WithSettled<'a, S> {
+    pub inner: S,
+    pub settled: &'a HashMap<String, Settled>,
+}
+
+impl<S: RecordSource> RecordSource for WithSettled<'_, S> {
+    fn lookup(&self, key: &str) -> Slot {
+        self.inner.lookup(key)
+    }
+    fn jwks(&self, url: &str) -> Option<crate::interceptors::jwt::verify::JwksEntry> {
+        self.inner.jwks(url)
+    }
+    fn verified(&self, hash: &[u8; 32]) -> Option<crate::interceptors::jwt::verify::Verified> {
+        self.inner.verified(hash)
+    }
+    fn remember(&self, v: crate::interceptors::jwt::verify::Remember<'_>) {
+        self.inner.remember(v)
+    }
+    fn settled(&self, id: &str) -> Option<Settled> {
+        self.settled.get(id).cloned()
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! A small world for interceptor tests: records by key and a fixed clock.
     use super::*;
-    use crate::cache::Slot;
-    use crate::request::TestRequest;
+    use crate::base::request::TestRequest;
+    use crate::records::cache::Slot;
     use std::collections::HashMap;
 
     pub const NOW: i64 = 1_800_000_000;

@@ -5,8 +5,8 @@
 //! `hide_credential` removes the `access_token` header before forwarding.
 
 use super::{identity, need_any, resolve_app, resolve_token, scope_allows, Call, Check, Common};
-use crate::message::Label;
-use crate::policy::Obj;
+use crate::base::config::Obj;
+use crate::base::message::Label;
 use crate::records::{self, Record};
 use crate::trace::Cause;
 
@@ -79,10 +79,10 @@ impl OAuth {
 
 #[cfg(test)]
 mod tests {
+    use crate::base::locate::Place;
+    use crate::base::request::TestRequest;
     use crate::interceptors::testing::*;
-    use crate::locate::Place;
     use crate::records::token_key;
-    use crate::request::TestRequest;
     use crate::trace::Cause;
     use serde_json::json;
 

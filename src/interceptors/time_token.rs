@@ -8,9 +8,9 @@
 
 use super::generated::{self, validate, Emitter, Issued, Read, Requires, Source};
 use super::{Call, Check, Common, Fault};
-use crate::gentoken::{self, Kind, TokenKeys};
-use crate::message::Label;
-use crate::policy::Obj;
+use crate::base::config::Obj;
+use crate::base::message::Label;
+use crate::crypto::gentoken::{self, Kind, TokenKeys};
 use crate::trace::Cause;
 use std::sync::Arc;
 
@@ -197,9 +197,9 @@ impl TimeToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::request::{Target, TestRequest};
     use crate::interceptors::testing::*;
     use crate::interceptors::{identity, Interceptor};
-    use crate::request::{Target, TestRequest};
     use serde_json::json;
 
     const SECRET: &str = "time-test-secret-0123456789abcdef";
@@ -229,7 +229,7 @@ mod tests {
         req: &'a TestRequest,
         now_ms: u64,
         id: Option<&'a crate::interceptors::Identity>,
-        records: &'a std::collections::HashMap<String, crate::cache::Slot>,
+        records: &'a std::collections::HashMap<String, crate::records::cache::Slot>,
     ) -> Call<'a> {
         Call {
             req,

@@ -4,7 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use edge_interceptors::httpsig::{verify_hmac_sha256, Algorithm};
+use edge_interceptors::crypto::httpsig::{verify_hmac_sha256, Algorithm};
 use serde_json::Value;
 
 /// The fixture directory of the RFC 9421 vectors.

@@ -132,7 +132,7 @@ async function waitForEffect(stderr) {
 before(
   async () => {
     if (!process.env.EDGE_RECORDS_BIN) {
-      execFileSync('cargo', ['build', '--quiet', '--bin', 'edge-records'], { cwd: REPO, stdio: 'inherit' });
+      execFileSync('cargo', ['build', '--quiet', '-p', 'edge-records'], { cwd: REPO, stdio: 'inherit' });
     }
     assert.ok(existsSync(BIN), `no ${BIN}`);
     dir = mkdtempSync(path.join(os.tmpdir(), 'edge-records-e2e-'));

@@ -1,0 +1,261 @@
+//! What reaches the origin: the URL, and the header changes to apply to the client's headers.
+//!
+//! Method and body pass through untouched (the body is streamed by the adapter). Removed:
+//! hop-by-hop headers (RFC 9110 §7.6.1) and any header named in `Connection`, `Host` (the origin
+//! gets its own), incoming copies of the identity headers (so a client cannot forge them), and
+//! hidden credentials. Set: the identity headers, when an app was identified.
+
+use crate::base::locate::{cookies_without, query_without, Place};
+use crate::base::request::{RequestView, Target, HOP_BY_HOP};
+use crate::gateway::policy::IdentityHeaders;
+use crate::interceptors::{Hide, Identity};
+
+/// The hop-by-hop headers the runtime's `fetch` already drops or sets itself (forbidden request
+/// header names of the Fetch standard; checked end to end in tests/e2e/forwarding.test.mjs), so
+/// the adapter does not spend a call deleting them on every request.
+pub const DROPPED_BY_RUNTIME: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardPlan {
+    pub url: String,
+    /// Lowercase header names to delete from this request, besides [`always_removed`].
+    pub remove: Vec<String>,
+    /// Headers to set (after the deletions).
+    pub set: Vec<(String, String)>,
+    /// Added to the origin's response by response-flow interceptors (generators): `set-cookie`
+    /// and `access-control-expose-headers` appended, others set. Empty for most calls, and then
+    /// the origin's response is handed back untouched.
+    pub response_headers: Vec<(String, String)>,
+}
+
+/// Headers the adapter deletes from every forwarded request: the hop-by-hop headers the
+/// runtime does not drop itself (`Proxy-*`) and incoming copies of the identity headers.
+/// Computed once per isolate.
+pub fn always_removed(names: &IdentityHeaders) -> Vec<String> {
+    HOP_BY_HOP
+        .iter()
+        .copied()
+        .filter(|h| !DROPPED_BY_RUNTIME.contains(h))
+        .chain(names.names())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Builds the forwarding plan for a request under an API whose base path left `rest`.
+pub fn plan(
+    req: &(impl RequestView + ?Sized),
+    target: &Target<'_>,
+    origin: &str,
+    rest: &str,
+    names: &IdentityHeaders,
+    identity: Option<&Identity>,
+    hides: &[Hide],
+) -> ForwardPlan {
+    let mut query = target.query.map(str::to_string);
+    let mut remove: Vec<String> = Vec::new();
+    let mut set = Vec::new();
+
+    if let Some(conn) = req.header("connection") {
+        for token in conn.split(',') {
+            let t = token.trim().to_ascii_lowercase();
+            if !t.is_empty() && !HOP_BY_HOP.contains(&t.as_str()) && !remove.contains(&t) {
+                remove.push(t);
+            }
+        }
+    }
+
+    for hide in hides {
+        match hide.place {
+            Place::Header => remove.push(hide.name.to_ascii_lowercase()),
+            Place::QueryParam => {
+                if let Some(q) = &query {
+                    query = Some(query_without(q, &hide.name));
+                }
+            }
+            Place::Cookie => {
+                if let Some(c) = req.header("cookie") {
+                    match cookies_without(&c, &hide.name) {
+                        Some(kept) => set.push(("cookie".to_string(), kept)),
+                        None => remove.push("cookie".to_string()),
+                    }
+                }
+            }
+        }
+    }
+
+    if let Some(id) = identity {
+        if let Some(h) = &names.client_id {
+            set.push((h.clone(), header_safe(&id.client_id)));
+        }
+        if let Some(h) = &names.app_name {
+            set.push((h.clone(), header_safe(&id.app().name)));
+        }
+        let has_extra = id.app().extra_info.is_some() || id.token_extra_info.is_some();
+        if let Some(h) = names.extra_info.as_ref().filter(|_| has_extra) {
+            let mut extra = serde_json::Map::new();
+            if let Some(a) = &id.app().extra_info {
+                extra.insert("app".into(), a.clone());
+            }
+            if let Some(t) = &id.token_extra_info {
+                extra.insert("token".into(), t.clone());
+            }
+            set.push((
+                h.clone(),
+                header_safe(&serde_json::Value::Object(extra).to_string()),
+            ));
+        }
+    }
+
+    let mut url = String::with_capacity(
+        origin.len() + rest.len() + 1 + query.as_ref().map_or(0, String::len),
+    );
+    url.push_str(origin);
+    url.push_str(rest);
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        url.push('?');
+        url.push_str(&q);
+    }
+    ForwardPlan {
+        url,
+        remove,
+        set,
+        response_headers: Vec::new(),
+    }
+}
+
+/// A header value: visible ASCII and spaces kept, every other byte percent-encoded (`%XX`), so
+/// that names and extra info in any language survive as valid header values.
+pub fn header_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::request::TestRequest;
+    use std::sync::Arc;
+
+    fn names() -> IdentityHeaders {
+        IdentityHeaders {
+            client_id: Some("x-edge-client-id".into()),
+            app_name: Some("x-edge-app-name".into()),
+            extra_info: None,
+        }
+    }
+
+    #[test]
+    fn url_joins_origin_rest_and_query() {
+        let r = TestRequest::new("GET", "https://gw/orders/items/1?a=1&b=%20");
+        let t = Target::parse(&r.url);
+        let p = plan(
+            &r,
+            &t,
+            "http://o:1/backend",
+            "/items/1",
+            &names(),
+            None,
+            &[],
+        );
+        assert_eq!(p.url, "http://o:1/backend/items/1?a=1&b=%20");
+        let r = TestRequest::new("GET", "https://gw/orders");
+        let p = plan(
+            &r,
+            &Target::parse(&r.url),
+            "http://o:1",
+            "",
+            &names(),
+            None,
+            &[],
+        );
+        assert_eq!(p.url, "http://o:1");
+    }
+
+    #[test]
+    fn hop_by_hop_connection_named_and_identity_headers_are_removed() {
+        let r = TestRequest::new("GET", "https://gw/o")
+            .with_header("Connection", "close, X-Secret-Hop");
+        let p = plan(
+            &r,
+            &Target::parse(&r.url),
+            "http://o",
+            "",
+            &names(),
+            None,
+            &[],
+        );
+        // Every token of Connection is treated as a header name ("close" names none: harmless).
+        assert_eq!(
+            p.remove,
+            vec!["close".to_string(), "x-secret-hop".to_string()]
+        );
+        let always = always_removed(&names());
+        for h in [
+            "proxy-authorization",
+            "proxy-connection",
+            "proxy-authenticate",
+            "x-edge-client-id",
+            "x-edge-app-name",
+        ] {
+            assert!(always.iter().any(|x| x == h), "{h} not removed");
+        }
+        // The rest of the hop-by-hop headers are the runtime's to drop.
+        for h in HOP_BY_HOP {
+            assert!(always.iter().any(|x| x == h) || DROPPED_BY_RUNTIME.contains(h));
+        }
+        assert!(p.set.is_empty(), "no identity, nothing set");
+    }
+
+    #[test]
+    fn hidden_credentials_leave_the_rest() {
+        let r = TestRequest::new("GET", "https://gw/o?a=1&tok=x&b=2")
+            .with_header("cookie", "s=1; tok=x");
+        let hides = [
+            Hide {
+                place: Place::QueryParam,
+                name: Arc::from("tok"),
+            },
+            Hide {
+                place: Place::Cookie,
+                name: Arc::from("tok"),
+            },
+            Hide {
+                place: Place::Header,
+                name: Arc::from("Access_Token"),
+            },
+        ];
+        let p = plan(
+            &r,
+            &Target::parse(&r.url),
+            "http://o",
+            "",
+            &names(),
+            None,
+            &hides,
+        );
+        assert_eq!(p.url, "http://o?a=1&b=2");
+        assert!(p.set.contains(&("cookie".to_string(), "s=1".to_string())));
+        assert!(p.remove.iter().any(|x| x == "access_token"));
+    }
+
+    #[test]
+    fn header_values_are_made_safe() {
+        assert_eq!(header_safe("Café 100%"), "Caf%C3%A9 100%25");
+        assert_eq!(header_safe("a\r\nb"), "a%0D%0Ab");
+    }
+}

@@ -1,0 +1,625 @@
+//! The Worker adapter: the only code that touches the Workers runtime.
+//!
+//! `fetch` is a plain synchronous `#[wasm_bindgen]` export (worker-build's shim calls it with
+//! the request, env and ctx). On the warm path every record is in the per-isolate cache, the
+//! core decides synchronously, and the runtime's own `fetch` promise (or the reply) is returned:
+//! no executor, no future. Only when something is missing (a record, a key set, a signature
+//! verdict) does the request wait: everything a round needs is started at once and one
+//! per-isolate closure resumes it (`wait` / `resume`), fills the caches and asks the core again.
+
+use crate::base::request::RequestView;
+use crate::crypto::jobs::Settled;
+use crate::gateway::pipeline::{self, Answer, Decision, Input, Reply, Step};
+use crate::gateway::policy::{self, Policy};
+use crate::interceptors::jwt::verify::WithJwt;
+use crate::interceptors::{Need, WithSettled};
+use crate::records::cache::{Layered, RecordCache, Slot};
+use crate::trace::context::{IdGen, TraceContext};
+use crate::trace::{Outcome, Trace};
+use crate::worker::env::json_var;
+use crate::worker::shipper::{self, Emit};
+use js_sys::{Date, Math, Promise, Reflect};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Headers, Request, Response};
+
+// worker-build's shim calls exports of the `worker` crate: keep it linked, although KV is read
+// through the binding directly (one call per key, no options object) since the cold path
+// became a promise continuation.
+extern crate worker as _;
+
+const KV_BINDING: &str = "RECORDS";
+const POLICY_BINDING: &str = "POLICY";
+/// The nonce store's Durable Object namespace (RFC 9421 replay protection).
+const NONCE_BINDING: &str = "NONCES";
+/// Rounds of KV reads one request may take (OAuth: 1; Access Token: token, then its app).
+/// JWT: the issuer's keys (KV and/or JWKS), a JWKS refetch for an unknown kid, the signature
+/// (with the token's jti and app records), and what later interceptors read.
+const MAX_ROUNDS: usize = 8;
+
+/// JWKS fetches and WebCrypto verifications, and the per-isolate JWT caches.
+mod jwt;
+
+#[wasm_bindgen(module = "/src/worker/glue.js")]
+extern "C" {
+    /// Header names removed from every forwarded request, once per isolate.
+    #[wasm_bindgen(js_name = init)]
+    fn glue_init(always_remove: &str);
+    /// `fetch(url, { method, headers, body })` with the header changes applied, in one call.
+    #[wasm_bindgen(js_name = forward)]
+    fn glue_forward(
+        req: &Request,
+        url: &str,
+        remove: &str,
+        set: &str,
+        response_headers: &str,
+        on_error: &JsValue,
+        slot: u32,
+        on_ok: &JsValue,
+        body: Option<js_sys::Uint8Array>,
+    ) -> Promise;
+    /// Claims a nonce in the nonce store's instance `nonce-<shard>`: resolves to true when it
+    /// was fresh, false when replayed.
+    #[wasm_bindgen(js_name = readBody)]
+    fn glue_read_body(req: &Request, max: f64) -> Promise;
+    #[wasm_bindgen(js_name = claimNonce)]
+    fn glue_claim_nonce(ns: &JsValue, shard: u32, claim: &str) -> Promise;
+    /// `new Response(body, { status, headers: { content-type, allow? } })`.
+    #[wasm_bindgen(js_name = reply)]
+    fn glue_reply(status: u16, content_type: &str, body: &str, allow: Option<String>) -> Response;
+}
+
+/// Settling a forwarded request: closures made once per isolate (a closure per request would
+/// leak when never called), called with the request's slot in `IN_FLIGHT`.
+struct Settle {
+    ok: Closure<dyn FnMut(u32, JsValue) -> JsValue>,
+    err: Closure<dyn FnMut(u32, JsValue) -> JsValue>,
+}
+
+/// Traces of forwarded requests awaiting the origin, in a ring indexed by slot: nothing to
+/// remove on success, and a ring this size outlives any plausible number of requests in flight
+/// in one isolate (an overwritten slot loses only the interceptor entries of a fault's trace).
+const RING: usize = 1024;
+
+struct InFlight {
+    slot: u32,
+    trace: Trace,
+    emit: Emit,
+    start_ms: u64,
+}
+/// Per-isolate state: the compiled policy (or why it did not compile) and the record cache.
+struct State {
+    policy: Result<Rc<Policy>, Rc<str>>,
+    cache: RecordCache,
+    ids: IdGen,
+}
+
+thread_local! {
+    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+    static IN_FLIGHT: RefCell<Vec<Option<InFlight>>> = RefCell::new((0..RING).map(|_| None).collect());
+    static NEXT_SLOT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    static SETTLE: Settle = Settle {
+        ok: Closure::new(|slot: u32, response: JsValue| {
+            if let Some(f) = take_in_flight(slot) {
+                let mut trace = f.trace;
+                let status = response.unchecked_ref::<Response>().status();
+                trace.origin_latency_ms = Some((Date::now() as u64).saturating_sub(f.start_ms));
+                if let Some(summary) = trace.entries.last_mut() {
+                    summary.origin_status = Some(status);
+                }
+                shipper::emit(trace, &f.emit);
+            }
+            response
+        }),
+        err: Closure::new(|slot: u32, err: JsValue| {
+            let detail = err
+                .dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+                .unwrap_or_else(|| "fetch failed".into());
+            let (entry, r) = pipeline::origin_unreachable(detail);
+            match take_in_flight(slot) {
+                Some(f) => {
+                    let mut trace = f.trace;
+                    trace.origin_latency_ms = Some((Date::now() as u64).saturating_sub(f.start_ms));
+                    trace.entries.push(entry);
+                    shipper::emit(trace, &f.emit);
+                }
+                None => {
+                    // The ring slot was reused (over 1024 requests in flight): the summary only.
+                    let mut trace = Trace::new(Date::now() as u64, String::new(), "", "");
+                    trace.entries.push(entry);
+                    web_sys::console::log_1(&JsValue::from_str(&trace.to_json()));
+                }
+            }
+            reply(&r).into()
+        }),
+    };
+}
+
+fn take_in_flight(slot: u32) -> Option<InFlight> {
+    IN_FLIGHT.with(|ring| {
+        let mut ring = ring.borrow_mut();
+        let cell = &mut ring[slot as usize % RING];
+        match cell {
+            Some(f) if f.slot == slot => cell.take(),
+            _ => None,
+        }
+    })
+}
+
+/// The policy and the trace shipping settings; any problem in either fails every request.
+fn load_config(env: &JsValue) -> Result<Rc<Policy>, Rc<str>> {
+    let policy = match json_var(env, POLICY_BINDING) {
+        Some(text) => policy::compile_str(&text).map_err(|e| e.to_string()),
+        None => Err(format!("the {POLICY_BINDING} variable is not set")),
+    };
+    // CSRF / Time Tokens: the TOKEN_SECRET keys, handed to the core once per isolate.
+    let policy = policy.and_then(|mut p| {
+        let secret = |name: &str| {
+            Reflect::get(env, &JsValue::from_str(name))
+                .ok()?
+                .as_string()
+        };
+        let (current, previous) = (
+            secret(crate::crypto::gentoken::SECRET),
+            secret(crate::crypto::gentoken::SECRET_PREVIOUS),
+        );
+        crate::gateway::policy::chains::attach_token_keys(
+            &mut p,
+            current.as_deref(),
+            previous.as_deref(),
+        )
+        .map(|()| p)
+        .map_err(|e| format!("invalid configuration: {e}"))
+    });
+    let logging = shipper::configure(env);
+    match (policy, logging) {
+        (Ok(p), Ok(())) => Ok(Rc::new(p)),
+        (Err(a), Err(b)) => Err(format!("{a}\n{b}").into()),
+        (Err(e), _) | (_, Err(e)) => Err(e.into()),
+    }
+}
+
+/// Runs `f` with the isolate's state, compiling the policy on first use.
+fn with_state<T>(env: &JsValue, f: impl FnOnce(&mut State) -> T) -> T {
+    STATE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let state = slot.get_or_insert_with(|| {
+            // Keys for the caches' hashers, before any cache is made.
+            let mut seed = [0u8; 16];
+            let ok = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
+                .ok()
+                .map(|c| c.unchecked_into::<web_sys::Crypto>())
+                .is_some_and(|c| c.get_random_values_with_u8_array(&mut seed).is_ok());
+            if !ok {
+                web_sys::console::error_1(&JsValue::from_str(
+                    "edge-interceptors: crypto.getRandomValues failed; cache hash keys from Math.random",
+                ));
+                for b in &mut seed {
+                    *b = (Math::random() * 256.0) as u8;
+                }
+            }
+            crate::records::seeded::set_keys(
+                u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")),
+                u64::from_le_bytes(seed[8..].try_into().expect("8 bytes")),
+            );
+            let policy = load_config(env);
+            let settings = policy.as_ref().map(|p| p.cache).unwrap_or_default();
+            match &policy {
+                Ok(p) => glue_init(&crate::gateway::forward::always_removed(&p.identity).join("\n")),
+                Err(e) => web_sys::console::error_1(&JsValue::from_str(e)),
+            }
+            State {
+                policy,
+                cache: RecordCache::new(settings),
+                ids: IdGen::new(
+                    (Math::random() * 9_007_199_254_740_991.0) as u64
+                        ^ (Date::now() as u64).rotate_left(32),
+                ),
+            }
+        });
+        f(state)
+    })
+}
+
+/// The runtime's request seen through [`RequestView`]: headers are read one by one, on demand.
+struct JsRequest {
+    req: Request,
+    headers: Headers,
+    url: String,
+    method: String,
+    /// Headers read so far: a request asked again after a cold-path round reads each header
+    /// (a JWT is hundreds of bytes) from JavaScript once.
+    seen: RefCell<Vec<(String, Option<String>)>>,
+    /// The body, once an interceptor asked for it; forwarded as these same bytes.
+    body: std::cell::OnceCell<Vec<u8>>,
+}
+
+impl RequestView for JsRequest {
+    fn method(&self) -> &str {
+        &self.method
+    }
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn header(&self, name: &str) -> Option<String> {
+        if let Some((_, v)) = self.seen.borrow().iter().find(|(n, _)| n == name) {
+            return v.clone();
+        }
+        let v = self.headers.get(name).ok().flatten();
+        self.seen.borrow_mut().push((name.to_string(), v.clone()));
+        v
+    }
+    fn body(&self) -> Option<&[u8]> {
+        self.body.get().map(Vec::as_slice)
+    }
+}
+
+#[wasm_bindgen]
+pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
+    let now_ms = Date::now() as u64;
+    let view = JsRequest {
+        headers: req.headers(),
+        url: req.url(),
+        method: req.method(),
+        req,
+        seen: RefCell::new(Vec::new()),
+        body: std::cell::OnceCell::new(),
+    };
+    let incoming = view.header("traceparent");
+    let (tc, step, sample) = with_state(&env, |state| {
+        let tc = TraceContext::from_header(incoming.as_deref(), state.ids.bytes24());
+        // The request id is filled in only when the trace is written (it costs a header read).
+        let input = Input {
+            req: &view,
+            now_ms,
+            request_id: "",
+        };
+        let policy = match &state.policy {
+            Ok(p) => p.clone(),
+            Err(e) => {
+                let e = e.clone();
+                return (tc, Step::Done(pipeline::bad_policy(&input, &e)), 1.0);
+            }
+        };
+        let empty = HashMap::new();
+        let records = Layered {
+            fetched: &empty,
+            cache: &state.cache,
+            now_ms,
+        };
+        let none = HashMap::new();
+        let step = jwt::with_caches(state.cache.settings().max_entries, |caches| {
+            let source = WithSettled {
+                inner: WithJwt {
+                    records,
+                    jwt: caches,
+                    now_ms,
+                },
+                settled: &none,
+            };
+            pipeline::decide(&policy, &input, &source)
+        });
+        (tc, step, policy.sample_passing)
+    });
+    match step {
+        Step::Done(decision) => respond(decision, &view, sample, tc, ctx, now_ms),
+        Step::Need(needs) => {
+            let w = Waiting {
+                view,
+                env,
+                ctx,
+                tc,
+                sample,
+                now_ms,
+                fetched: HashMap::new(),
+                settled: HashMap::new(),
+                asked: Vec::new(),
+                rounds: 0,
+            };
+            wait(w, needs)
+        }
+    }
+}
+
+/// A request waiting for what the core needs (KV records, a JWKS, signature verifications).
+struct Waiting {
+    view: JsRequest,
+    env: JsValue,
+    ctx: JsValue,
+    tc: TraceContext,
+    sample: f64,
+    now_ms: u64,
+    /// What this request got so far (the cache may keep nothing, e.g. with a TTL of 0).
+    fetched: HashMap<String, Slot>,
+    /// What the runtime answered for this request's signatures and nonce claims.
+    settled: HashMap<String, Settled>,
+    /// What was asked in this round, in the order of the results.
+    asked: Vec<Need>,
+    rounds: usize,
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A KV namespace binding, called directly: `get(key)` resolves to the text or null.
+    type KvNamespace;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
+
+    /// A promise seen as something with `then(onFulfilled)` taking a plain function.
+    type Thenable;
+    #[wasm_bindgen(method, js_name = then)]
+    fn then1(this: &Thenable, f: &js_sys::Function) -> Promise;
+}
+
+thread_local! {
+    static WAITING: RefCell<HashMap<u32, Waiting>> = RefCell::new(HashMap::new());
+    static NEXT_WAITING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// Resuming a waiting request: one closure per isolate, bound per request to its slot.
+    static RESUME: Closure<dyn FnMut(u32, JsValue) -> JsValue> =
+        Closure::new(|slot: u32, settled: JsValue| JsValue::from(resume(slot, settled)));
+}
+
+/// The cold path: starts getting everything the core needs for this round at once — KV reads,
+/// JWKS fetches and WebCrypto verifications, one `Promise.allSettled` — and resumes the request
+/// when all have settled. No Rust future and no executor: a per-isolate closure continues it,
+/// as a JavaScript Worker would.
+fn wait(mut w: Waiting, needs: Vec<Need>) -> Promise {
+    if w.rounds == MAX_ROUNDS {
+        // A pipeline that keeps asking is a bug; fail closed.
+        web_sys::console::error_1(&JsValue::from_str(
+            "edge-interceptors: too many rounds of needs",
+        ));
+        return Promise::resolve(&JsValue::from(reply(&Reply::plain(500))));
+    }
+    w.rounds += 1;
+    let mut asked: Vec<Need> = Vec::with_capacity(needs.len());
+    for need in needs {
+        let repeated = match &need {
+            Need::Kv(k) => asked.iter().any(|a| a.kv() == Some(k)),
+            // One read of the body, up to the largest limit asked.
+            Need::Body(max) => match asked.iter_mut().find(|a| matches!(a, Need::Body(_))) {
+                Some(Need::Body(m)) => {
+                    *m = (*m).max(*max);
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if !repeated {
+            asked.push(need);
+        }
+    }
+    let kv: KvNamespace = Reflect::get(&w.env, &JsValue::from_str(KV_BINDING))
+        .unwrap_or(JsValue::UNDEFINED)
+        .unchecked_into();
+    let promises = js_sys::Array::new_with_length(asked.len() as u32);
+    for (i, need) in asked.iter().enumerate() {
+        let p = match need {
+            Need::Kv(key) => kv.get(key).unwrap_or_else(|e| {
+                let msg = format!("KV binding {KV_BINDING}: {}", jwt::js_error(e));
+                Promise::reject(&JsValue::from_str(&msg))
+            }),
+            Need::Body(max) => glue_read_body(&w.view.req, *max as f64),
+            Need::Signature(job) => jwt::verify_signature(job),
+            Need::Nonce(claim) => glue_claim_nonce(
+                &Reflect::get(&w.env, &JsValue::from_str(NONCE_BINDING))
+                    .unwrap_or(JsValue::UNDEFINED),
+                claim.shard,
+                &claim.body(),
+            ),
+            other => jwt::promise_for(other),
+        };
+        promises.set(i as u32, p.into());
+    }
+    w.asked = asked;
+    let slot = NEXT_WAITING.with(|n| {
+        let v = n.get().wrapping_add(1);
+        n.set(v);
+        v
+    });
+    WAITING.with(|m| m.borrow_mut().insert(slot, w));
+    let all = Promise::all_settled(&promises);
+    RESUME.with(|r| {
+        let f: js_sys::Function = r
+            .as_ref()
+            .unchecked_ref::<js_sys::Function>()
+            .bind1(&JsValue::NULL, &JsValue::from(slot))
+            .unchecked_into();
+        all.unchecked_ref::<Thenable>().then1(&f)
+    })
+}
+
+/// Records what a round got, asks the core again, and answers or waits for the next round.
+fn resume(slot: u32, settled: JsValue) -> Promise {
+    let Some(mut w) = WAITING.with(|m| m.borrow_mut().remove(&slot)) else {
+        return Promise::resolve(&JsValue::from(reply(&Reply::plain(500))));
+    };
+    let settled: js_sys::Array = settled.unchecked_into();
+    let (value_key, reason_key) = (JsValue::from_str("value"), JsValue::from_str("reason"));
+    let mut slots: Vec<(String, Slot)> = Vec::new();
+    let mut got: Vec<jwt::Got> = Vec::new();
+    for (i, need) in std::mem::take(&mut w.asked).into_iter().enumerate() {
+        let r = settled.get(i as u32);
+        // Nothing asked resolves to undefined: a KV read gives text or null, a JWKS its text, a
+        // verification true or false.
+        let value = Reflect::get(&r, &value_key).unwrap_or(JsValue::UNDEFINED);
+        let outcome = if value.is_undefined() {
+            Err(Reflect::get(&r, &reason_key).unwrap_or(JsValue::UNDEFINED))
+        } else {
+            Ok(value)
+        };
+        match need {
+            Need::Kv(key) => {
+                let slot = match outcome {
+                    Ok(v) => Slot::from_store(&key, v.as_string().as_deref()),
+                    Err(e) => Slot::Unavailable(jwt::js_error(e).into()),
+                };
+                slots.push((key, slot));
+            }
+            Need::Body(_) => match outcome {
+                Ok(v) if v.is_null() => {
+                    w.settled
+                        .insert(crate::crypto::jobs::BODY_ID.into(), Settled::TooLarge);
+                }
+                Ok(v) => {
+                    let _ = w.view.body.set(js_sys::Uint8Array::new(&v).to_vec());
+                }
+                Err(e) => {
+                    let e = format!("reading the request body: {}", jwt::js_error(e));
+                    w.settled.insert(
+                        crate::crypto::jobs::BODY_ID.into(),
+                        Settled::Failed(e.into()),
+                    );
+                }
+            },
+            Need::Signature(job) => {
+                w.settled.insert(job.id.clone(), settled_from(outcome));
+            }
+            Need::Nonce(claim) => {
+                w.settled.insert(claim.id.clone(), settled_from(outcome));
+            }
+            other => got.push(jwt::got(other, outcome)),
+        }
+    }
+    let now_ms = w.now_ms;
+    let step = with_state(&w.env, |state| {
+        for (key, slot) in slots {
+            state.cache.insert(key.clone(), slot.clone(), now_ms);
+            w.fetched.insert(key, slot);
+        }
+        let Ok(policy) = state.policy.clone() else {
+            unreachable!("a bad policy never needs anything")
+        };
+        let input = Input {
+            req: &w.view,
+            now_ms,
+            request_id: "",
+        };
+        let records = Layered {
+            fetched: &w.fetched,
+            cache: &state.cache,
+            now_ms,
+        };
+        jwt::with_caches(state.cache.settings().max_entries, |caches| {
+            jwt::record(caches, got, now_ms);
+            let source = WithSettled {
+                inner: WithJwt {
+                    records,
+                    jwt: caches,
+                    now_ms,
+                },
+                settled: &w.settled,
+            };
+            pipeline::decide(&policy, &input, &source)
+        })
+    });
+    match step {
+        Step::Done(decision) => respond(decision, &w.view, w.sample, w.tc, w.ctx, now_ms),
+        Step::Need(more) => wait(w, more),
+    }
+}
+
+/// Turns a decision into the response promise; its trace is written now (replies) or when the
+/// origin has answered (forwards).
+fn respond(
+    decision: Decision,
+    view: &JsRequest,
+    sample: f64,
+    tc: TraceContext,
+    ctx: JsValue,
+    start_ms: u64,
+) -> Promise {
+    let Decision {
+        answer,
+        mut trace,
+        outcome,
+    } = decision;
+    let log =
+        outcome != Outcome::Pass || (sample > 0.0 && (sample >= 1.0 || Math::random() < sample));
+    let traceparent = tc.header();
+    trace.trace_id = Some(tc.trace_id);
+    trace.span_id = Some(tc.span_id);
+    let emit = Emit {
+        req: Clone::clone(&view.req),
+        ctx,
+    };
+    match answer {
+        Answer::Reply(r) => {
+            if log {
+                shipper::emit(trace, &emit);
+            }
+            Promise::resolve(&JsValue::from(reply(&r)))
+        }
+        Answer::Forward(plan) => {
+            let slot = NEXT_SLOT.with(|n| {
+                let v = n.get().wrapping_add(1);
+                n.set(v);
+                v
+            });
+            IN_FLIGHT.with(|ring| {
+                ring.borrow_mut()[slot as usize % RING] = Some(InFlight {
+                    slot,
+                    trace,
+                    emit,
+                    start_ms,
+                })
+            });
+            let mut set = String::from("traceparent\n");
+            set.push_str(&traceparent);
+            for (name, value) in &plan.set {
+                set.push('\n');
+                set.push_str(name);
+                set.push('\n');
+                set.push_str(value);
+            }
+            let mut response_headers = String::new();
+            for (name, value) in &plan.response_headers {
+                if !response_headers.is_empty() {
+                    response_headers.push('\n');
+                }
+                response_headers.push_str(name);
+                response_headers.push('\n');
+                response_headers.push_str(value);
+            }
+            SETTLE.with(|s| {
+                let on_ok = if log {
+                    s.ok.as_ref().clone()
+                } else {
+                    JsValue::NULL
+                };
+                glue_forward(
+                    &view.req,
+                    &plan.url,
+                    &plan.remove.join("\n"),
+                    &set,
+                    &response_headers,
+                    s.err.as_ref(),
+                    slot,
+                    &on_ok,
+                    view.body
+                        .get()
+                        .map(|b| js_sys::Uint8Array::from(b.as_slice())),
+                )
+            })
+        }
+    }
+}
+
+/// A settled signature verification or nonce claim: true, false, or why there is no answer.
+fn settled_from(outcome: Result<JsValue, JsValue>) -> Settled {
+    match outcome {
+        Ok(v) if v.as_bool() == Some(true) => Settled::Yes,
+        Ok(v) if v.as_string().as_deref() == Some("late") => Settled::Late,
+        Ok(_) => Settled::No,
+        Err(e) => Settled::Failed(jwt::js_error(e).into()),
+    }
+}
+
+fn reply(r: &Reply) -> Response {
+    glue_reply(r.status, r.content_type, &r.body, r.allow.clone())
+}
