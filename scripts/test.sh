@@ -10,6 +10,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+step "relative links in README.md and docs/"
+node scripts/check-links.mjs
 step "cargo clippy (host)"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cargo clippy (wasm32-unknown-unknown)"
