@@ -9,7 +9,7 @@
 //! [`KeySet::skipped`], so that one bad key never disables an issuer's other keys and the trace
 //! can say why a `kid` was not found.
 //!
-//! Key formats (documented in the README):
+//! Key formats (documented in docs/records.md and docs/interceptors/jwt.md):
 //! - a JWK: `{"kty":"RSA","kid":"k1","alg":"RS256","n":"…","e":"AQAB"}` (also EC P-256, OKP
 //!   Ed25519, and `oct` for HMAC secrets — KV records only), optionally wrapped as
 //!   `{"kid":"k1","alg":"RS256","jwk":{…}}`;

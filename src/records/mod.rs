@@ -4,7 +4,7 @@
 //!
 //! The records kept in Workers KV: apps by client id, access tokens by the SHA-256 of the token.
 //!
-//! Key layout (documented in the README):
+//! Key layout (documented in docs/records.md):
 //! - `app:<client_id>` → [`App`]
 //! - `token:<lowercase hex SHA-256 of the raw token>` → [`Token`]
 //! - `jwt-issuer:<issuer>` → the keys of a JWT issuer ([`crate::crypto::keys::KeySet`])

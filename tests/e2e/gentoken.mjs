@@ -1,4 +1,4 @@
-// The CSRF / Time Token format (README, "Token format"), written again in JavaScript from the
+// The CSRF / Time Token format (docs/interceptors/csrf-and-time-token.md, "Token format and the secret"), written again in JavaScript from the
 // documentation: the tests check that the gateway's tokens are exactly these bytes, and forge
 // tokens (expired, made under another secret, for another element) that the gateway must judge.
 import { createHmac } from 'node:crypto';

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-/// Exit codes (documented in `edge-records --help` and the README).
+/// Exit codes (documented in `edge-records --help` and docs/operations.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Everything asked was done (or, with `--dry-run`, would be).

@@ -3,7 +3,7 @@
 //! `GET /api-manager/api/v3/access-tokens`), so that every token valid there is valid here and
 //! every revoked or expired one is not.
 //!
-//! The mapping (also in the README):
+//! The mapping (also in docs/operations.md):
 //!
 //! | Sensedia | here |
 //! |---|---|
