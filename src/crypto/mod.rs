@@ -9,3 +9,12 @@ pub mod httpsig;
 pub mod jobs;
 pub mod keys;
 pub mod sfv;
+
+/// The first 8 bytes of `bytes` (a digest) as a big-endian integer; missing bytes count as 0.
+pub fn be_u64(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    for (o, i) in b.iter_mut().zip(bytes) {
+        *o = *i;
+    }
+    u64::from_be_bytes(b)
+}

@@ -115,7 +115,11 @@ pub fn plan(
     }
 
     let mut url = String::with_capacity(
-        origin.len() + rest.len() + 1 + query.as_ref().map_or(0, String::len),
+        origin
+            .len()
+            .saturating_add(rest.len())
+            .saturating_add(1)
+            .saturating_add(query.as_ref().map_or(0, String::len)),
     );
     url.push_str(origin);
     url.push_str(rest);

@@ -31,6 +31,9 @@ use std::sync::Arc;
 pub const MODES: &[&str] = &["body", "http_message_signatures"];
 /// Largest body read to check a signature (bytes), unless the policy says otherwise.
 pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
+/// Largest `max_body_bytes` (16 MiB): the body is held in memory twice (JavaScript and wasm)
+/// while it is checked, in an isolate limited to 128 MB.
+pub const MAX_BODY_LIMIT: u64 = 16 << 20;
 /// Largest `max_age_seconds` (about 31 years: enough to verify the RFC's 2021 examples in
 /// tests, small enough that no window arithmetic can overflow).
 pub const MAX_AGE_LIMIT_S: u64 = 1_000_000_000;
@@ -69,7 +72,7 @@ impl DigitalSignature {
     pub fn compile(o: &mut Obj<'_>, docs: &str, errs: &mut Vec<String>) -> DigitalSignature {
         let mode = o.opt_choice("mode", MODES, errs).unwrap_or("body");
         let max_body = o
-            .opt_u64("max_body_bytes", errs)
+            .opt_u64_in("max_body_bytes", 0, MAX_BODY_LIMIT, errs)
             .unwrap_or(DEFAULT_MAX_BODY);
         if mode == "body" {
             let common = Common::compile(
@@ -455,7 +458,7 @@ impl DigitalSignature {
                 fp,
             );
         }
-        if now.saturating_sub(created) > rules.max_age_s + rules.skew_s {
+        if now.saturating_sub(created) > rules.max_age_s.saturating_add(rules.skew_s) {
             return deny(
                 Cause::Expired,
                 format!(

@@ -287,7 +287,7 @@ impl Common {
         let location = o
             .opt_choice("location", locations, errs)
             .and_then(Location::parse)
-            .or_else(|| Location::parse(locations[0]))
+            .or_else(|| locations.first().and_then(|l| Location::parse(l)))
             .unwrap_or(Location::Header);
         Common::finish(o, kind, label, name, location, docs, errs)
     }

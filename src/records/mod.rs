@@ -31,10 +31,10 @@ pub const MAX_TOKEN_BYTES: usize = 4096;
 
 /// The KV key of an app, or `None` when the client id is too long to be one.
 pub fn app_key(client_id: &str) -> Option<String> {
-    if APP_PREFIX.len() + client_id.len() > MAX_KEY_BYTES {
+    if APP_PREFIX.len().saturating_add(client_id.len()) > MAX_KEY_BYTES {
         return None;
     }
-    let mut k = String::with_capacity(APP_PREFIX.len() + client_id.len());
+    let mut k = String::with_capacity(APP_PREFIX.len().saturating_add(client_id.len()));
     k.push_str(APP_PREFIX);
     k.push_str(client_id);
     Some(k)
@@ -72,7 +72,7 @@ pub fn fingerprint(credential: &str) -> String {
 
 /// The fingerprint from an already computed SHA-256 (a token's, which its key needs anyway).
 pub fn fingerprint_of_hash(hash: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(&hash[..8]))
+    format!("sha256:{}", hex::encode(hash.get(..8).unwrap_or(hash)))
 }
 
 /// A token's KV key and fingerprint from one SHA-256; `None` when the token is too long.

@@ -224,14 +224,15 @@ impl Buffer {
 
     /// A batch that could not be delivered: its entries are lost, its drop report goes back.
     pub fn failed(&mut self, batch: &Batch) {
-        let real = batch.entries.len() as u64 - u64::from(batch.dropped_reported > 0);
-        self.dropped += batch.dropped_reported;
+        let real =
+            (batch.entries.len() as u64).saturating_sub(u64::from(batch.dropped_reported > 0));
+        self.dropped = self.dropped.saturating_add(batch.dropped_reported);
         self.lost(real);
     }
 
     fn lost(&mut self, n: u64) {
-        self.dropped += n;
-        self.dropped_total += n;
+        self.dropped = self.dropped.saturating_add(n);
+        self.dropped_total = self.dropped_total.saturating_add(n);
     }
 }
 
@@ -315,11 +316,11 @@ fn log_record(e: &Value, now_ms: u64) -> Value {
     let mut record = Map::new();
     record.insert(
         "timeUnixNano".into(),
-        Value::from((ts_ms as u128 * 1_000_000).to_string()),
+        Value::from(u128::from(ts_ms).saturating_mul(1_000_000).to_string()),
     );
     record.insert(
         "observedTimeUnixNano".into(),
-        Value::from((now_ms as u128 * 1_000_000).to_string()),
+        Value::from(u128::from(now_ms).saturating_mul(1_000_000).to_string()),
     );
     record.insert("severityNumber".into(), Value::from(severity));
     record.insert("severityText".into(), Value::from(text));

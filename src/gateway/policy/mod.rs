@@ -17,6 +17,10 @@ use std::sync::Arc;
 
 pub const DEFAULT_DOCS: &str = "docs.sensedia.com";
 pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+/// Longest record cache TTL (a day): it adds to the revocation bound.
+pub const MAX_CACHE_TTL_S: u64 = 86_400;
+/// Most records one isolate's cache may hold.
+pub const MAX_CACHE_ENTRIES: u64 = 1_000_000;
 
 /// A compiled policy.
 #[derive(Debug)]
@@ -109,14 +113,14 @@ fn compile_root(v: &Value, errs: &mut Vec<String>) -> Option<Policy> {
 
     let mut cache = CacheSettings::default();
     if let Some(mut c) = root.opt_obj("cache", errs) {
-        if let Some(t) = c.opt_u64("ttl_seconds", errs) {
+        if let Some(t) = c.opt_u64_in("ttl_seconds", 0, MAX_CACHE_TTL_S, errs) {
             cache.ttl_ms = t.saturating_mul(1000);
         }
-        if let Some(t) = c.opt_u64("negative_ttl_seconds", errs) {
+        if let Some(t) = c.opt_u64_in("negative_ttl_seconds", 0, MAX_CACHE_TTL_S, errs) {
             cache.negative_ttl_ms = t.saturating_mul(1000);
         }
-        if let Some(n) = c.opt_u64("max_entries", errs) {
-            cache.max_entries = n as usize;
+        if let Some(n) = c.opt_u64_in("max_entries", 1, MAX_CACHE_ENTRIES, errs) {
+            cache.max_entries = usize::try_from(n).unwrap_or(usize::MAX);
         }
         c.finish(errs);
     }
@@ -172,7 +176,7 @@ fn compile_root(v: &Value, errs: &mut Vec<String>) -> Option<Policy> {
     root.finish(errs);
 
     for (i, a) in apis.iter().enumerate() {
-        for b in &apis[..i] {
+        for b in apis.iter().take(i) {
             if a.name == b.name {
                 errs.push(format!("policy.apis: API name {:?} is used twice", a.name));
             }
@@ -409,6 +413,28 @@ mod tests {
             "apis[1] \"orders\": unknown field \"extra\"",
             "policy.apis: API name \"orders\" is used twice",
             "policy: unknown field \"unknown\"",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_reported_all_at_once() {
+        let all = errors(json!({
+            "cache": {"ttl_seconds": 86_401, "negative_ttl_seconds": u64::MAX, "max_entries": 0},
+            "apis": [{"name": "a", "base_path": "/a", "origin": "http://x", "interceptors": [
+                {"type": "client_id"},
+                {"type": "digital_signature", "algorithm": "HmacSHA256", "max_body_bytes": 16_777_217u64},
+                {"type": "jwt", "leeway_seconds": 3_601, "issuers": [{"issuer": "i", "algorithms": ["HS256"]}]}
+            ]}]
+        }))
+        .join("\n");
+        for want in [
+            "policy.cache.ttl_seconds: 86401 is out of range; must be between 0 and 86400",
+            "policy.cache.negative_ttl_seconds: 18446744073709551615 is out of range; must be between 0 and 86400",
+            "policy.cache.max_entries: 0 is out of range; must be between 1 and 1000000",
+            "apis[0] \"a\" interceptors[1] (digital_signature).max_body_bytes: 16777217 is out of range; must be between 0 and 16777216",
+            "apis[0] \"a\" interceptors[2] (jwt).leeway_seconds: 3601 is out of range; must be between 0 and 3600",
         ] {
             assert!(all.contains(want), "missing {want:?} in:\n{all}");
         }

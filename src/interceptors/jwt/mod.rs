@@ -49,6 +49,13 @@ use std::sync::Arc;
 
 pub const LOCATIONS: &[&str] = &["header", "query", "cookie", "header_or_cookie", "any"];
 pub const DEFAULT_LEEWAY_S: u64 = 60;
+/// Largest `leeway_seconds` (an hour; RFC 7519 speaks of "a few minutes").
+pub const MAX_LEEWAY_S: u64 = 3_600;
+/// Largest `max_lifetime_seconds` (about ten years).
+pub const MAX_LIFETIME_LIMIT_S: u64 = 315_360_000;
+/// Largest JWKS timing setting (`jwks_ttl_seconds`, `jwks_min_refetch_seconds`,
+/// `jwks_max_stale_seconds`): a week.
+pub const MAX_JWKS_SECONDS: u64 = 604_800;
 /// Longest token accepted (bounds parsing and hashing work).
 pub const MAX_JWT_BYTES: usize = 16 * 1024;
 /// A verdict on a token without `exp` is kept this long.
@@ -88,9 +95,12 @@ fn fingerprint_of(hash: &[u8; 32]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(23);
     out.push_str("sha256:");
-    for b in &hash[..8] {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 15) as usize] as char);
+    for b in hash.iter().take(8) {
+        for nibble in [b >> 4, b & 15] {
+            out.push(char::from(
+                HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
+        }
     }
     out
 }
@@ -136,10 +146,6 @@ fn str_list(o: &mut Obj<'_>, key: &'static str, errs: &mut Vec<String>) -> Vec<S
         }
     }
     out
-}
-
-fn seconds(o: &mut Obj<'_>, key: &'static str, errs: &mut Vec<String>) -> Option<u64> {
-    o.opt_u64(key, errs)
 }
 
 impl Jwt {
@@ -189,8 +195,15 @@ impl Jwt {
 
         let audiences = str_list(o, "audiences", errs);
         let required_claims = str_list(o, "required_claims", errs);
-        let leeway_s = seconds(o, "leeway_seconds", errs).unwrap_or(DEFAULT_LEEWAY_S) as i64;
-        let max_lifetime_s = seconds(o, "max_lifetime_seconds", errs).map(|s| s as i64);
+        // Bounded, so that no arithmetic on them (with a client's times) can overflow.
+        let leeway_s = o
+            .opt_u64_in("leeway_seconds", 0, MAX_LEEWAY_S, errs)
+            .unwrap_or(DEFAULT_LEEWAY_S);
+        let max_lifetime_s = o.opt_u64_in("max_lifetime_seconds", 1, MAX_LIFETIME_LIMIT_S, errs);
+        let (leeway_s, max_lifetime_s) = (
+            i64::try_from(leeway_s).unwrap_or_default(),
+            max_lifetime_s.and_then(|s| i64::try_from(s).ok()),
+        );
         let require_exp = o.opt_bool("require_exp", errs).unwrap_or(true);
         let check_jti = o.opt_bool("check_jti", errs).unwrap_or(true);
         let identity_claims = str_list(o, "identity_claims", errs);
@@ -610,7 +623,7 @@ impl Jwt {
         match parsed.claims.as_ref().ok().and_then(|c| c.expiration) {
             Some(exp) => (exp.timestamp().saturating_add(self.rules.leeway_s).max(0) as u64)
                 .saturating_mul(1000),
-            None => now_ms + KEEP_WITHOUT_EXP_MS,
+            None => now_ms.saturating_add(KEEP_WITHOUT_EXP_MS),
         }
     }
 }
@@ -654,16 +667,13 @@ fn compile_issuer(o: &mut Obj<'_>, errs: &mut Vec<String>) -> Option<Issuer> {
     let jwks_url = o.opt_str("jwks_url", errs);
     let kv_keys = o.opt_bool("kv_keys", errs).unwrap_or(jwks_url.is_none());
     let mut timing = JwksTiming::default();
-    if let Some(s) = o.opt_u64("jwks_ttl_seconds", errs) {
+    if let Some(s) = o.opt_u64_in("jwks_ttl_seconds", 0, MAX_JWKS_SECONDS, errs) {
         timing.ttl_ms = s.saturating_mul(1000);
     }
-    if let Some(s) = o.opt_u64("jwks_min_refetch_seconds", errs) {
-        if s == 0 {
-            errs.push(format!("{}.jwks_min_refetch_seconds: at least 1", o.path));
-        }
-        timing.min_refetch_ms = s.max(1).saturating_mul(1000);
+    if let Some(s) = o.opt_u64_in("jwks_min_refetch_seconds", 1, MAX_JWKS_SECONDS, errs) {
+        timing.min_refetch_ms = s.saturating_mul(1000);
     }
-    if let Some(s) = o.opt_u64("jwks_max_stale_seconds", errs) {
+    if let Some(s) = o.opt_u64_in("jwks_max_stale_seconds", 0, MAX_JWKS_SECONDS, errs) {
         timing.max_stale_ms = s.saturating_mul(1000);
     }
     if let Some(url) = jwks_url {
@@ -1417,6 +1427,117 @@ mod tests {
         expect_fault(&w.run(&i, &bearer(&es("k1"))), 503, Cause::KeysUnavailable);
     }
 
+    /// Issue 12: a signed token with `nbf` near chrono's minimum made jwt-compact's
+    /// `validate_maturity` overflow (`nbf - leeway`) and panic, trapping the isolate. Every
+    /// time claim an i64 (or a float) can hold is now decided, at the smallest and the largest
+    /// leeway a policy can set.
+    #[test]
+    fn extreme_time_claims_are_decided_never_a_panic() {
+        const MIN: i64 = -8_334_601_228_800; // chrono's smallest timestamp (year -262143)
+        const MAX: i64 = 8_210_266_876_799; // and its largest
+        for leeway in [0, DEFAULT_LEEWAY_S, MAX_LEEWAY_S] {
+            let i = policy(json!({"check_jti": false, "leeway_seconds": leeway}));
+            let mut w = World::standard();
+            // Long before now (less the leeway): mature, whatever the leeway.
+            for nbf in [MIN, MIN + 1, MIN + 59, MIN + 60, MIN + 3_600, -1, 0] {
+                expect_pass(w.run(&i, &bearer(&token(json!({"nbf": nbf})))));
+            }
+            for nbf in [MAX, MAX - 60, NOW + 7_200] {
+                let d = denied(
+                    &w.run(&i, &bearer(&token(json!({"nbf": nbf})))),
+                    Cause::NotYetValid,
+                );
+                assert!(d.contains(&format!("not valid before {nbf}")), "{d}");
+            }
+            for exp in [MIN, MIN + 60, -1, 0, NOW - 7_200] {
+                denied(
+                    &w.run(&i, &bearer(&token(json!({"exp": exp})))),
+                    Cause::Expired,
+                );
+            }
+            expect_pass(w.run(&i, &bearer(&token(json!({"exp": MAX})))));
+            for iat in [MAX, NOW + 7_200] {
+                denied(
+                    &w.run(&i, &bearer(&token(json!({"iat": iat})))),
+                    Cause::NotYetValid,
+                );
+            }
+            // Beyond chrono's range, or not a whole number: a malformed payload, decided.
+            for v in [
+                json!(i64::MIN),
+                json!(i64::MAX),
+                json!(1e300),
+                json!(-1e300),
+                json!(MAX + 1),
+            ] {
+                for claim in ["nbf", "exp", "iat"] {
+                    let t = token(json!({ claim: v.clone() }));
+                    denied(&w.run(&i, &bearer(&t)), Cause::Malformed);
+                }
+            }
+        }
+        // The maximum lifetime with both ends at the extremes.
+        let i = policy(json!({"check_jti": false, "max_lifetime_seconds": MAX_LIFETIME_LIMIT_S}));
+        let mut w = World::standard();
+        let d = denied(
+            &w.run(&i, &bearer(&token(json!({"iat": MIN, "exp": MAX})))),
+            Cause::TooLongLived,
+        );
+        assert!(d.contains(&format!("lives {} s", MAX - MIN)), "{d}");
+    }
+
+    #[test]
+    fn every_number_in_the_policy_is_bounded() {
+        for (setting, value, want) in [
+            (
+                "leeway_seconds",
+                json!(10_000_000_000_000u64),
+                "t.leeway_seconds: 10000000000000 is out of range; must be between 0 and 3600",
+            ),
+            (
+                "leeway_seconds",
+                json!(100_000_000_000_000_000u64),
+                "t.leeway_seconds: 100000000000000000 is out of range; must be between 0 and 3600",
+            ),
+            (
+                "max_lifetime_seconds",
+                json!(0),
+                "t.max_lifetime_seconds: 0 is out of range; must be between 1 and 315360000",
+            ),
+            (
+                "max_lifetime_seconds",
+                json!(u64::MAX),
+                "t.max_lifetime_seconds: 18446744073709551615 is out of range",
+            ),
+        ] {
+            let all = compile_errors(json!({"type": "jwt", setting: value,
+                "issuers": [{"issuer": "a", "algorithms": ["HS256"]}]}))
+            .join("\n");
+            assert!(all.contains(want), "missing {want:?} in:\n{all}");
+        }
+        for setting in [
+            "jwks_ttl_seconds",
+            "jwks_min_refetch_seconds",
+            "jwks_max_stale_seconds",
+        ] {
+            let all = compile_errors(json!({"type": "jwt", "issuers": [
+                {"issuer": "a", "algorithms": ["ES256"], "jwks_url": "https://a/jwks", setting: 604_801}]}))
+            .join("\n");
+            assert!(
+                all.contains(&format!(
+                    "t.issuers[0] \"a\".{setting}: 604801 is out of range; must be between"
+                )),
+                "{all}"
+            );
+        }
+        // The largest values compile.
+        compile(json!({"type": "jwt", "leeway_seconds": MAX_LEEWAY_S,
+            "max_lifetime_seconds": MAX_LIFETIME_LIMIT_S,
+            "issuers": [{"issuer": "a", "algorithms": ["ES256"], "jwks_url": "https://a/jwks",
+              "jwks_ttl_seconds": MAX_JWKS_SECONDS, "jwks_min_refetch_seconds": MAX_JWKS_SECONDS,
+              "jwks_max_stale_seconds": MAX_JWKS_SECONDS}]}));
+    }
+
     #[test]
     fn the_fingerprint_is_the_common_one() {
         let t = token(json!({}));
@@ -1441,7 +1562,7 @@ mod tests {
             "t.issuers[1] \"b\": no key source",
             "t.issuers[2] \"c\".algorithms: HMAC secrets come from KV only",
             "t.issuers[3] \"d\".jwks_url: \"ftp://d\" must be an http:// or https:// URL",
-            "t.issuers[3] \"d\".jwks_min_refetch_seconds: at least 1",
+            "t.issuers[3] \"d\".jwks_min_refetch_seconds: 0 is out of range; must be between 1 and 604800",
             "t.issuers[4] \"e\".jwks_ttl_seconds: only with jwks_url",
             "t.issuers[4] \"e\": unknown field \"kid\"",
             "t.issuers[5] \"a\": issuer is listed twice",
