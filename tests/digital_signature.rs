@@ -885,3 +885,49 @@ fn rfc9421_a_keyed_content_digest_does_not_count_as_covering_the_body() {
         Cause::MissingComponent,
     );
 }
+
+/// Issue 12: WebCrypto rejects an Ed25519 signature of the wrong length (instead of answering
+/// false), which the adapter took for an unusable key (500). Signatures of a fixed-length
+/// algorithm (ed25519, ecdsa-p256-sha256) with another length are bad signatures (401),
+/// decided without handing them to the runtime.
+#[test]
+fn rfc9421_a_signature_of_the_wrong_length_is_a_bad_signature_not_a_fault() {
+    for (section, valid_len) in [("B.2.6", 64usize), ("B.2.5", 32)] {
+        let (r, body) = rfc_request(section);
+        for len in [0usize, 1, 3, 63, 65, 128, 512] {
+            if len == valid_len {
+                continue;
+            }
+            let mut gw = Gateway::new(hms(json!({})));
+            let label = rfc_case(section)["signature"]
+                .as_str()
+                .unwrap()
+                .split('=')
+                .next()
+                .unwrap()
+                .to_string();
+            let sig = format!("{label}=:{}:", STANDARD.encode(vec![7u8; len]));
+            let d = gw.run(&replace_header(&r, "Signature", &sig), body.as_deref(), NOW);
+            denied(&d, HMS_MSG, Cause::BadSignature);
+            assert_eq!(
+                gw.verifications, 0,
+                "{section} {len}: nothing for WebCrypto"
+            );
+            let e = d
+                .trace
+                .entries
+                .iter()
+                .find(|e| e.interceptor == "digital_signature")
+                .unwrap();
+            if section == "B.2.6" {
+                assert!(
+                    e.detail
+                        .as_deref()
+                        .unwrap()
+                        .contains(&format!("is {len} bytes; a valid one is 64")),
+                    "{e:?}"
+                );
+            }
+        }
+    }
+}

@@ -567,12 +567,24 @@ impl DigitalSignature {
         } else {
             None
         };
+        let mut wrong_length = None;
         let verdict = match key {
             AppKey::Hmac(secret) => Some(httpsig::verify_hmac_sha256(
                 &secret,
                 base.as_bytes(),
                 &sig.signature,
             )),
+            // ECDSA P-256 and Ed25519 signatures have one length: anything else is a bad
+            // signature, decided here (WebCrypto rejects a wrong-length Ed25519 signature
+            // instead of answering false).
+            AppKey::Public(..)
+                if alg
+                    .signature_len()
+                    .is_some_and(|n| n != sig.signature.len()) =>
+            {
+                wrong_length = alg.signature_len();
+                Some(false)
+            }
             AppKey::Public(k, _) => {
                 let Some(wc) = alg.webcrypto() else {
                     return fault(
@@ -620,15 +632,20 @@ impl DigitalSignature {
         }
         let valid = verdict.unwrap_or(false);
         if !valid {
-            return deny(
-                Cause::BadSignature,
-                format!(
+            let why = match wrong_length {
+                Some(n) => format!(
+                    "signature {:?} ({}) is {} bytes; a valid one is {n}",
+                    sig.label,
+                    alg.name(),
+                    sig.signature.len()
+                ),
+                None => format!(
                     "signature {:?} ({}) does not verify with key {keyid:?}",
                     sig.label,
                     alg.name()
                 ),
-                fp,
-            );
+            };
+            return deny(Cause::BadSignature, why, fp);
         }
 
         // Replay: the nonce is claimed only for a valid signature (an attacker cannot burn

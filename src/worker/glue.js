@@ -94,6 +94,19 @@ export function claimNonce(ns, shard, claim) {
   });
 }
 
+/**
+ * The verdict of `crypto.subtle.verify(...)` over client-supplied signature bytes: true or
+ * false. WebCrypto rejects some malformed signatures instead of answering false (workerd:
+ * `OperationError: Invalid Ed25519 signature length`); the key was already imported, so such a
+ * rejection is the client's bad signature, never a gateway fault.
+ */
+export function verdict(p) {
+  return p.then(
+    (v) => v === true,
+    () => false,
+  );
+}
+
 /** A response written by the gateway itself (denials, faults, routing misses). */
 export function reply(status, contentType, body, allow) {
   const headers = { "content-type": contentType };

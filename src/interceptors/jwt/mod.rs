@@ -415,6 +415,19 @@ impl Jwt {
                 let Some((input, signature)) = signed_parts(token) else {
                     return deny(Cause::Malformed, "the signature is not base64url".into());
                 };
+                // ES256 and EdDSA signatures have one length; anything else is a bad signature
+                // here, never handed to WebCrypto (which rejects a wrong-length Ed25519
+                // signature instead of answering false).
+                if let Some(n) = alg.signature_len().filter(|n| *n != signature.len()) {
+                    return deny(
+                        Cause::BadSignature,
+                        format!(
+                            "the {} signature is {} bytes; a valid one is {n}",
+                            alg.name(),
+                            signature.len()
+                        ),
+                    );
+                }
                 let job = VerifyJob {
                     token_hash: hash,
                     alg,
@@ -1536,6 +1549,53 @@ mod tests {
             "issuers": [{"issuer": "a", "algorithms": ["ES256"], "jwks_url": "https://a/jwks",
               "jwks_ttl_seconds": MAX_JWKS_SECONDS, "jwks_min_refetch_seconds": MAX_JWKS_SECONDS,
               "jwks_max_stale_seconds": MAX_JWKS_SECONDS}]}));
+    }
+
+    /// Issue 12: an ES256 or EdDSA signature of the wrong length is a bad signature (401),
+    /// never handed to WebCrypto (which rejects a wrong-length Ed25519 signature with an
+    /// error the adapter took for an unusable key: 500).
+    #[test]
+    fn asymmetric_signatures_of_the_wrong_length_are_bad_signatures() {
+        const ED_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"; // RFC 8037 A.2
+        let i = policy(json!({"check_jti": false,
+            "issuers": [{"issuer": "https://idp", "algorithms": ["ES256", "EdDSA"]}]}));
+        let mut w = World::new().put(
+            "jwt-issuer:https://idp",
+            json!({"keys": [
+                issuer_keys()["keys"][2].clone(),
+                {"kty": "OKP", "crv": "Ed25519", "kid": "d1", "alg": "EdDSA", "x": ED_X}
+            ]}),
+        );
+        for (alg, kid) in [("ES256", "e1"), ("EdDSA", "d1")] {
+            let input = format!(
+                "{}.{}",
+                b64(json!({"alg": alg, "kid": kid}).to_string()),
+                b64(claims().to_string())
+            );
+            for len in [0usize, 1, 3, 32, 63, 65, 96, 256] {
+                let t = format!("{input}.{}", b64(vec![1u8; len]));
+                let d = denied(&w.run(&i, &bearer(&t)), Cause::BadSignature);
+                assert!(
+                    d.contains(&format!("is {len} bytes; a valid one is 64")),
+                    "{d}"
+                );
+            }
+            assert!(
+                !w.asked.iter().any(|a| a.starts_with("verify")),
+                "{:?}",
+                w.asked
+            );
+            // 64 bytes go to WebCrypto, whose verdict decides.
+            w.verdict = Verdict::Invalid;
+            let t = format!("{input}.{}", b64([1u8; 64]));
+            denied(&w.run(&i, &bearer(&t)), Cause::BadSignature);
+            assert_eq!(
+                w.asked.last().map(String::as_str),
+                Some(&*format!("verify {alg}"))
+            );
+            w.verdict = Verdict::Valid;
+            w.asked.clear();
+        }
     }
 
     #[test]
