@@ -157,6 +157,8 @@ struct Gateway {
     nonces: HashMap<String, u64>,
     /// How much later than the request's arrival the store sees a claim (a slow body).
     store_delay_ms: u64,
+    /// The nonce store does not answer in time (the adapter's limit fired).
+    store_times_out: bool,
     body_reads: usize,
     verifications: usize,
 }
@@ -178,6 +180,7 @@ impl Gateway {
             store,
             nonces: HashMap::new(),
             store_delay_ms: 0,
+            store_times_out: false,
             body_reads: 0,
             verifications: 0,
         }
@@ -237,7 +240,9 @@ impl Gateway {
                         // As nonce_store.rs: late when the window has closed by the store's
                         // clock; replayed while a live claim holds the key; else claimed.
                         let store_now = now_ms + self.store_delay_ms;
-                        let answer = if claim.until_ms <= store_now {
+                        let answer = if self.store_times_out {
+                            Settled::TimedOut("did not answer within 5000 ms".into())
+                        } else if claim.until_ms <= store_now {
                             Settled::Late
                         } else if self.nonces.get(&claim.key).is_some_and(|&u| u > store_now) {
                             Settled::No
@@ -829,6 +834,29 @@ fn rfc9421_a_claim_that_reaches_the_store_after_the_window_is_refused() {
         Cause::Expired,
     );
     assert!(gw.nonces.is_empty());
+}
+
+#[test]
+fn rfc9421_a_nonce_store_too_slow_to_answer_fails_closed() {
+    let (r, body) = rfc_request("B.2.1");
+    let mut gw = Gateway::new(hms(json!({})));
+    gw.store_times_out = true;
+    let d = gw.run(&r, body.as_deref(), NOW);
+    match &d.answer {
+        Answer::Reply(r) => assert_eq!((r.status, &*r.body), (503, "Service Unavailable")),
+        Answer::Forward(_) => panic!("passed: {:?}", d.trace),
+    }
+    let e = d
+        .trace
+        .entries
+        .iter()
+        .find(|e| e.interceptor == "digital_signature")
+        .unwrap();
+    assert_eq!(e.cause, Some(Cause::StoreTimeout));
+    assert_eq!(d.outcome, Outcome::Fault);
+    // Once the store answers, the same request passes (nothing was claimed or cached).
+    gw.store_times_out = false;
+    passed(&gw.run(&r, body.as_deref(), NOW));
 }
 
 #[test]

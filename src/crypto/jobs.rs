@@ -127,6 +127,8 @@ pub enum Settled {
     TooLarge,
     /// The runtime could not answer (key import failed, store unreachable): a fault.
     Failed(Arc<str>),
+    /// The nonce store did not answer within its time limit: a fault (503).
+    TimedOut(Arc<str>),
 }
 
 #[cfg(test)]

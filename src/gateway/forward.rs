@@ -34,6 +34,8 @@ pub struct ForwardPlan {
     /// and `access-control-expose-headers` appended, others set. Empty for most calls, and then
     /// the origin's response is handed back untouched.
     pub response_headers: Vec<(String, String)>,
+    /// How long the origin may take to send its response headers (ms); past it, a 504.
+    pub timeout_ms: u64,
 }
 
 /// Headers the adapter deletes from every forwarded request: the hop-by-hop headers the
@@ -132,6 +134,7 @@ pub fn plan(
         remove,
         set,
         response_headers: Vec::new(),
+        timeout_ms: crate::gateway::policy::Timeouts::default().origin_ms,
     }
 }
 

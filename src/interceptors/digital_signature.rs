@@ -237,7 +237,7 @@ impl DigitalSignature {
             return Ok(b);
         }
         match call.records.settled(BODY_ID) {
-            Some(Settled::Failed(e)) => {
+            Some(Settled::Failed(e) | Settled::TimedOut(e)) => {
                 return Err(fault(
                     self.common.kind,
                     400,
@@ -693,6 +693,14 @@ impl DigitalSignature {
                         format!("nonce store: {e}"),
                     )
                 }
+                Some(Settled::TimedOut(e)) => {
+                    return fault(
+                        self.common.kind,
+                        503,
+                        Cause::StoreTimeout,
+                        format!("nonce store: {e}"),
+                    )
+                }
                 Some(Settled::TooLarge) => {
                     return fault(
                         self.common.kind,
@@ -735,7 +743,7 @@ fn settle(call: &Call<'_>, jobs: Vec<SigJob>) -> Result<bool, Check> {
             Some(Settled::Yes) => return Ok(true),
             // Only a nonce claim is late and only a body too large: never a valid signature.
             Some(Settled::No | Settled::Late | Settled::TooLarge) => {}
-            Some(Settled::Failed(e)) => failed = Some(e),
+            Some(Settled::Failed(e) | Settled::TimedOut(e)) => failed = Some(e),
             None => pending.push(Need::Signature(Arc::new(job))),
         }
     }

@@ -482,7 +482,8 @@ pub enum Loaded {
     Stop(Check),
 }
 
-/// Looks `key` up; malformed records are a 500 and an unreadable store a 503, both traced.
+/// Looks `key` up; malformed records are a 500 and an unreadable or too slow store a 503, all
+/// traced.
 pub fn load(call: &Call<'_>, kind: &'static str, key: &str) -> Loaded {
     match call.records.lookup(key) {
         Slot::Present(r) => Loaded::Present(r),
@@ -495,6 +496,12 @@ pub fn load(call: &Call<'_>, kind: &'static str, key: &str) -> Loaded {
             kind,
             503,
             Cause::StoreUnavailable,
+            format!("reading {key:?}: {msg}"),
+        )),
+        Slot::TimedOut(msg) => Loaded::Stop(fault(
+            kind,
+            503,
+            Cause::StoreTimeout,
             format!("reading {key:?}: {msg}"),
         )),
     }

@@ -44,7 +44,11 @@ pub enum Cause {
     BadSecret,
     MalformedRecord,
     StoreUnavailable,
+    /// KV or the nonce store did not answer within its time limit (503).
+    StoreTimeout,
     OriginUnreachable,
+    /// The origin sent no response headers within the API's time limit (504).
+    OriginTimeout,
     BadPolicy,
     NoApi,
     NoResource,

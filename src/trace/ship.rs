@@ -236,6 +236,34 @@ impl Buffer {
     }
 }
 
+/// The report of what a wasm instance lost when it trapped, from the glue's counts (a JSON
+/// object of numbers): an entry of its own (`interceptor` `gateway`, `outcome` `recovered`),
+/// shipped and written to the console like a trace entry. `None` when `counts` is not such an
+/// object.
+pub fn recovery_report(counts: &str, now_ms: u64) -> Option<String> {
+    let Ok(Value::Object(counts)) = serde_json::from_str::<Value>(counts) else {
+        return None;
+    };
+    let mut report = Map::new();
+    report.insert("ts".into(), Value::from(now_ms));
+    report.insert("interceptor".into(), Value::from("gateway"));
+    report.insert("outcome".into(), Value::from("recovered"));
+    report.insert(
+        "detail".into(),
+        Value::from(
+            "the wasm instance trapped and was started again; what it held is counted here \
+             (requests already forwarded got their origin's answer, requests waiting for a \
+             record a 503; their trace entries, and those waiting to be shipped, are lost)",
+        ),
+    );
+    for (k, v) in counts {
+        if let Some(n) = v.as_u64() {
+            report.insert(k, Value::from(n));
+        }
+    }
+    Some(Value::Object(report).to_string())
+}
+
 /// Whether a delivery with this HTTP status (or `None`: a network error or time-out) is
 /// retried: network errors, 408, 429 and 5xx are; other statuses are final.
 pub fn retryable(status: Option<u16>) -> bool {
@@ -294,7 +322,7 @@ fn log_record(e: &Value, now_ms: u64) -> Value {
     let ts_ms = obj.get("ts").and_then(Value::as_u64).unwrap_or(now_ms);
     let (severity, text) = match obj.get("outcome").and_then(Value::as_str) {
         Some("fault") => (17, "ERROR"),
-        Some("deny") | Some("dropped") => (13, "WARN"),
+        Some("deny") | Some("dropped") | Some("recovered") => (13, "WARN"),
         _ => (9, "INFO"),
     };
     let body = obj
