@@ -9,7 +9,8 @@
 // Stand-ins (`startGateway({ standins: { kv: true, nonces: true } })`): the RECORDS and NONCES
 // bindings replaced by Miniflare wrapped bindings that this process controls — every KV read
 // counted per key and answered, failed, delayed or left hanging as the test says
-// (`gw.kv.mode = (key) => 'pass' | 'fail' | 'hang' | { delayMs }`), every nonce claim answered
+// (`gw.kv.mode = (key) => 'pass' | 'fail' | 'hang' | { delayMs }`, or a promise of one: the read
+// waits for it), every nonce claim answered
 // fresh, replayed, failed or left hanging (`gw.nonces.mode`). The KV stand-in reads through to a
 // real local KV namespace, which `gw.seed` writes.
 
@@ -428,7 +429,7 @@ function makeStandins() {
     /** Reads per key. */
     reads: new Map(),
     total: 0,
-    /** (key) => 'pass' | 'fail' | 'hang' | { delayMs } */
+    /** (key) => 'pass' | 'fail' | 'hang' | { delayMs }, or a promise of one (the read waits for it) */
     mode: () => 'pass',
     count: (key) => kv.reads.get(key) ?? 0,
     reset() {
@@ -448,7 +449,7 @@ function makeStandins() {
     if (url.pathname === '/kv') {
       kv.reads.set(body, kv.count(body) + 1);
       kv.total += 1;
-      const m = kv.mode(body);
+      const m = await kv.mode(body);
       return json(typeof m === 'object' ? { mode: 'pass', delayMs: m.delayMs } : { mode: m });
     }
     nonces.claims.push(body);
