@@ -16,35 +16,11 @@
 //!
 //! Everything but `worker` is plain Rust, tested on the host with `cargo test`.
 
-#[cfg_attr(
-    not(test),
-    warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)
-)]
 pub mod base;
-#[cfg_attr(
-    not(test),
-    warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)
-)]
 pub mod crypto;
-#[cfg_attr(
-    not(test),
-    warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)
-)]
 pub mod gateway;
-#[cfg_attr(
-    not(test),
-    warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)
-)]
 pub mod interceptors;
-#[cfg_attr(
-    not(test),
-    warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)
-)]
 pub mod records;
-#[cfg_attr(
-    not(test),
-    warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)
-)]
 pub mod trace;
 
 #[cfg(target_arch = "wasm32")]

@@ -44,7 +44,8 @@ impl AccessToken {
             Err(check) => return check,
         };
         let Record::Token(t) = &*token_record else {
-            unreachable!("resolve_token returns tokens")
+            // resolve_token returns tokens only.
+            return super::fault(c.kind, 500, Cause::MalformedRecord, "not a token".into());
         };
         let fp = Some(fp);
         let client = Some(t.client_id.clone());

@@ -51,7 +51,8 @@ impl OAuth {
             Err(check) => return check,
         };
         let Record::Token(t) = &*token_record else {
-            unreachable!("resolve_token returns tokens")
+            // resolve_token returns tokens only.
+            return super::fault("oauth", 500, Cause::MalformedRecord, "not a token".into());
         };
         let fp = Some(fp);
         if t.client_id != client_id {

@@ -13,6 +13,21 @@
 //! Unknown fields are tolerated so that tools can add their own; a record that does not parse is
 //! reported with its key and never treated as absent.
 
+// What clients send reaches this layer on every request: nothing here may panic (a panic traps
+// the wasm instance; docs/reliability.md). Clippy (run with -D warnings) refuses unchecked
+// arithmetic and indexing, unwrap/expect, panic! and unreachable! here, outside tests.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable
+    )
+)]
+
 pub mod cache;
 pub mod seeded;
 
@@ -165,6 +180,21 @@ impl std::fmt::Debug for AppKeys {
             .finish()
     }
 }
+
+/// An app that can do nothing (`REJECTED`, no grants, no keys): what an identity shows should
+/// it ever hold something else than an app record — never a panic, never a grant.
+pub static NO_APP: std::sync::LazyLock<App> = std::sync::LazyLock::new(|| App {
+    name: String::new(),
+    status: AppStatus::Rejected,
+    revoked: true,
+    expires_at: None,
+    access: Vec::new(),
+    client_secret_sha256: None,
+    extra_info: None,
+    signature_keys: Vec::new(),
+    hmac_secrets: Vec::new(),
+    decoded: std::sync::OnceLock::new(),
+});
 
 impl App {
     /// The app's keys, decoded on first use and kept with the record.

@@ -8,6 +8,21 @@
 //! that each can be read alone in a log system. No raw credential or secret is ever stored here:
 //! only fingerprints (see [`crate::records::fingerprint`]).
 
+// What clients send reaches this layer on every request: nothing here may panic (a panic traps
+// the wasm instance; docs/reliability.md). Clippy (run with -D warnings) refuses unchecked
+// arithmetic and indexing, unwrap/expect, panic! and unreachable! here, outside tests.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable
+    )
+)]
+
 pub mod context;
 pub mod ship;
 

@@ -136,7 +136,13 @@ pub fn emit(mut trace: Trace, emit: &Emit) {
             .get("cf-ray")
             .ok()
             .flatten()
-            .or_else(|| trace.trace_id.as_ref().map(|t| t[..16].to_string()))
+            .or_else(|| {
+                trace
+                    .trace_id
+                    .as_ref()
+                    .and_then(|t| t.get(..16))
+                    .map(str::to_string)
+            })
             .unwrap_or_default();
     }
     trace.colo = colo(&emit.req);

@@ -395,7 +395,8 @@ impl Jwt {
             Some(v) => v.verdict.clone(),
             None if key.kind == Kind::Hmac => {
                 let Material::Secret(secret) = &key.material else {
-                    unreachable!("HMAC keys hold secrets")
+                    // HMAC keys hold secrets; anything else cannot verify an HMAC.
+                    return super::fault(c.kind, 500, Cause::BadKey, format!("{key}: no secret"));
                 };
                 let valid = signed_parts(token)
                     .is_some_and(|(input, sig)| hmac_valid(alg, secret, input.as_bytes(), &sig));
