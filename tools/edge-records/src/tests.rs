@@ -1343,11 +1343,11 @@ fn sensedia_bad_exports_are_reported_with_reasons_and_write_nothing() {
         .run(&["import", "sensedia", "--apps", a, "--tokens", k], "")
         .fails(Exit::BadInput);
     for reason in [
-        "status \"ACTIVE\"",
+        "#content[1] (client id \"bad-status\"): status: expected APPROVED, PENDING",
         "no clientId",
         "duplicate client id",
         "not a JSON object",
-        "status \"WEIRD\"",
+        "status: expected ACTIVE, REVOKED or EXPIRED",
         "unknown app \"nowhere\"",
         "its app \"dup\" is not imported",
         "the same code as",
@@ -1513,7 +1513,8 @@ fn check_lists_malformed_records_by_key() {
     t.store.insert("misc:thing", "whatever");
     let o = t.run(&["check"], "").fails(Exit::Malformed);
     assert!(
-        o.out.contains("\"app:broken\"") && o.out.contains("\"jti:i:bad\""),
+        o.out.contains("malformed: app:broken: at status (line 1, column 29): unknown variant, expected one of `APPROVED`")
+            && o.out.contains("malformed: jti:i:bad: revoked is not true or false"),
         "{}",
         o.out
     );

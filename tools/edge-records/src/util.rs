@@ -184,7 +184,12 @@ pub fn token_key_from_hash(h: &str) -> Result<String> {
 
 /// Parses a JSON value given on the command line.
 pub fn parse_json_arg(s: &str, what: &str) -> Result<serde_json::Value> {
-    serde_json::from_str(s).map_err(|e| OpsError::bad_input(format!("{what} is not JSON: {e}")))
+    serde_json::from_str(s).map_err(|e| {
+        OpsError::bad_input(format!(
+            "{what} is not JSON: {}",
+            super::redact::serde_error(&e)
+        ))
+    })
 }
 
 #[cfg(test)]
