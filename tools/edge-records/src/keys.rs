@@ -594,12 +594,14 @@ pub fn validate_jwk_value(
                 b64("k")?;
                 let a = match given {
                     Some(a @ ("HS256" | "HS384" | "HS512")) => a,
-                    Some(a) => return Err(OpsError::bad_input(match refused_alg(a) {
-                        Some(why) => format!("the Worker cannot use this JWK: {why}"),
-                        None => format!(
+                    Some(a) => {
+                        return Err(OpsError::bad_input(match refused_alg(a) {
+                            Some(why) => format!("the Worker cannot use this JWK: {why}"),
+                            None => format!(
                             "algorithm {a} does not fit an HMAC secret: use HS256, HS384 or HS512"
                         ),
-                    })),
+                        }))
+                    }
                     None => return Err(OpsError::bad_input(
                         "say which algorithm this HMAC secret verifies: --alg HS256|HS384|HS512",
                     )),
@@ -622,7 +624,7 @@ pub fn validate_jwk_value(
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
 
     // Public keys (generated with openssl for these tests).

@@ -50,6 +50,12 @@ pub fn record_error(key: &str, text: &str, worker_err: &str) -> String {
         let msg = worker_err.strip_prefix(&prefix).unwrap_or(worker_err);
         match serde_json::from_str::<Value>(text) {
             Err(e) => redact::serde_error(&e),
+            Ok(v)
+                if key.starts_with(records::ISSUER_PREFIX)
+                    && !v.get("keys").is_some_and(Value::is_array) =>
+            {
+                "expected an object with a \"keys\" list".into()
+            }
             Ok(_) => redact::quoted(msg),
         }
     });

@@ -212,7 +212,7 @@ mod tests {
                 "at n (line 1, column 21): invalid value: integer, expected u8",
             ),
             (
-                format!(r#"{{"name":"a","list":["x", 12345678]}}"#),
+                r#"{"name":"a","list":["x", 12345678]}"#.to_string(),
                 "at list[1] (line 1, column 33): invalid type: integer, expected a string",
             ),
             (

@@ -235,7 +235,7 @@ pub fn load_list(path: &PathBuf, kind: ListKind, export: bool) -> Result<Option<
 
 fn load_list_from(
     v: Value,
-    path: &PathBuf,
+    path: &std::path::Path,
     kind: ListKind,
     export: bool,
 ) -> Result<Option<Loaded>> {
@@ -301,7 +301,7 @@ fn load_list_from(
     let loaded = Loaded {
         items,
         field,
-        path: path.clone(),
+        path: path.to_path_buf(),
     };
     // Entries of the other kind: the wrong list was given (or read).
     let has = |m: &str| loaded.items.iter().filter(|e| e.get(m).is_some()).count();
@@ -333,6 +333,14 @@ fn str_field<'a>(o: &'a Value, name: &str) -> std::result::Result<Option<&'a str
 /// A Sensedia date: RFC 3339 (also with a `+0000` offset), or a number (epoch milliseconds;
 /// values below 10^11 are taken as seconds).
 pub fn parse_date(v: &Value, field: &str) -> std::result::Result<i64, String> {
+    let t = parse_date_any(v, field)?;
+    if !(0..=util::MAX_TIME).contains(&t) {
+        return Err(format!("{field} is out of range (1970 to 9999)"));
+    }
+    Ok(t)
+}
+
+fn parse_date_any(v: &Value, field: &str) -> std::result::Result<i64, String> {
     let num = |n: i64| {
         if n.abs() >= 100_000_000_000 {
             n.div_euclid(1000)
@@ -548,13 +556,14 @@ fn map_token(
                     )?;
                     let created = date("creationDate")?
                         .ok_or("has expiresIn but neither expiredDate nor creationDate")?;
-                    Some(
-                        created
-                            + match unit {
-                                Unit::Seconds => n,
-                                Unit::Milliseconds => n / 1000,
-                            },
-                    )
+                    let t = created.saturating_add(match unit {
+                        Unit::Seconds => n,
+                        Unit::Milliseconds => n / 1000,
+                    });
+                    if t > util::MAX_TIME {
+                        return Err("creationDate + expiresIn is out of range (after 9999)".into());
+                    }
+                    Some(t)
                 }
             }
         }
