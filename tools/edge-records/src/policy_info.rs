@@ -322,6 +322,37 @@ apis = []
     }
 
     #[test]
+    fn the_production_environment_has_its_own_policy_that_compiles() {
+        let p = PolicyInfo::load(
+            &Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("wrangler.toml"),
+            Some("production"),
+        );
+        assert_eq!(p.warning, None, "the production policy must compile");
+        assert!(p.source.contains("[env.production.vars.POLICY]"));
+        assert!(p.apis.unwrap().contains_key("orders"));
+    }
+
+    #[test]
+    fn jwt_issuers_reading_kv_are_found_in_apis_and_resources() {
+        let p = PolicyInfo::from_policy_value(&json!({"apis": [{
+            "name": "a", "base_path": "/a", "origin": "http://127.0.0.1:1",
+            "interceptors": [{"type": "jwt", "issuers": [
+                {"issuer": "kv", "algorithms": ["RS256"]},
+                {"issuer": "jwks", "algorithms": ["ES256"], "jwks_url": "https://x/keys"}
+            ]}],
+            "resources": [{"name": "r", "path": "/r", "methods": ["GET"],
+                "interceptors": [{"type": "jwt", "issuers": [{"issuer": "kv", "algorithms": ["HS256"]}]}]}]
+        }]}));
+        assert_eq!(p.warning, None);
+        let iss = p.kv_issuers.unwrap();
+        assert_eq!(iss.keys().collect::<Vec<_>>(), ["kv"]);
+        assert_eq!(
+            iss["kv"].iter().map(String::as_str).collect::<Vec<_>>(),
+            ["HS256", "RS256"]
+        );
+    }
+
+    #[test]
     fn a_broken_policy_still_gives_its_ttls() {
         let p = PolicyInfo::from_policy_value(&json!({"cache": {"ttl_seconds": 7}, "apis": 3}));
         assert_eq!(p.ttl_s, 7);
