@@ -90,10 +90,10 @@ fn issuer_warnings(key: &str, issuer: &str, text: &str, warnings: &mut Vec<Strin
         .flatten()
         .enumerate()
     {
-        if let Err(why) = super::keys::worker_accepts(k) {
+        if let Err(why) = super::keys::stored_key_usable(k) {
             let kid = k.get("kid").and_then(Value::as_str).unwrap_or("-");
             warnings.push(format!(
-                "{key}: keys[{i}] (kid {kid:?}) is not used by the Worker: {why} (edge-records issuer remove {issuer:?} --kid ...)"
+                "{key}: keys[{i}] (kid {kid:?}): {why} (edge-records issuer remove {issuer:?} --kid ...)"
             ));
         }
     }
@@ -111,11 +111,9 @@ fn app_key_warnings(key: &str, text: &str, warnings: &mut Vec<String>) {
         .flatten()
         .enumerate()
     {
-        if let Err(why) = super::keys::worker_accepts(k) {
+        if let Err(why) = super::keys::stored_key_usable(k) {
             let kid = k.get("kid").and_then(Value::as_str).unwrap_or("-");
-            warnings.push(format!(
-                "{key}: signature_keys[{i}] (kid {kid:?}) is not used by the Worker: {why}"
-            ));
+            warnings.push(format!("{key}: signature_keys[{i}] (kid {kid:?}): {why}"));
         }
     }
 }

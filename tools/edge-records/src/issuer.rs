@@ -549,7 +549,7 @@ fn key_rows(list: &[Value], now: i64) -> Vec<[String; 5]> {
             .filter(|a| Alg::parse(a).is_some())
             .unwrap_or("?")
             .to_string();
-        let (kind, state) = match worker_accepts(k) {
+        let (kind, state) = match keys::stored_key_usable(k) {
             Ok(parsed) => {
                 let kind = match parsed.kind {
                     Kind::Hmac => "hmac",
@@ -563,7 +563,7 @@ fn key_rows(list: &[Value], now: i64) -> Vec<[String; 5]> {
                 };
                 (kind.to_string(), state)
             }
-            Err(why) => ("?".to_string(), format!("NOT USED (keys[{i}]): {why}")),
+            Err(why) => ("?".to_string(), format!("UNUSABLE (keys[{i}]): {why}")),
         };
         let not_after = k
             .get("not_after")

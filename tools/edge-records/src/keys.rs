@@ -78,6 +78,25 @@ pub fn worker_accepts(entry: &Value) -> std::result::Result<worker_keys::Key, St
     worker_keys::parse_key(entry, Source::Kv).map_err(|e| redact::quoted(&e))
 }
 
+/// Whether a stored key can be used, and if not why: [`worker_accepts`] (`the Worker skips it:
+/// …`), and for a PEM key the tool's own reading too (`edge-records refuses it: …`): the
+/// Worker's PEM reader identifies the key type only, so an RSA modulus under 2048 bits or a
+/// malformed DER in a key written by hand is caught here.
+pub fn stored_key_usable(entry: &Value) -> std::result::Result<worker_keys::Key, String> {
+    let key = worker_accepts(entry).map_err(|why| format!("the Worker skips it: {why}"))?;
+    if let Some(pem) = entry.get("pem").and_then(Value::as_str) {
+        let alg = entry.get("alg").and_then(Value::as_str);
+        validate_pem(pem, alg).map_err(|e| {
+            let why = e.message;
+            let why = why
+                .strip_prefix("the Worker cannot use this key: ")
+                .unwrap_or(&why);
+            format!("edge-records refuses it: {why} (remove or replace it)")
+        })?;
+    }
+    Ok(key)
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeyCmd {
     /// Add a public key (--pem or --jwk) or an HMAC secret (--hmac) to an app.

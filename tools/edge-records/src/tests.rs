@@ -1897,7 +1897,18 @@ fn app_keys_the_worker_cannot_use_are_refused_too() {
     let o = t.run(&["check"], "").ok();
     assert!(
         o.err
-            .contains("app:a: signature_keys[0] (kid \"old\") is not used by the Worker: ES384"),
+            .contains("app:a: signature_keys[0] (kid \"old\"): the Worker skips it: ES384"),
+        "{}",
+        o.err
+    );
+    // An RSA key under 2048 bits written by hand (the Worker's PEM reader does not check the
+    // size): reported too.
+    app["signature_keys"] =
+        json!([{"kid": "weak", "alg": "RS256", "pem": super::keys::tests::RSA_1024_PEM}]);
+    t.store.insert("app:a", &app.to_string());
+    let o = t.run(&["check"], "").ok();
+    assert!(
+        o.err.contains("signature_keys[0] (kid \"weak\"): edge-records refuses it: an RSA key of 1024 bits; at least 2048 are required"),
         "{}",
         o.err
     );
