@@ -144,6 +144,7 @@ function policy() {
         resource_owner_check: { url: check.url, timeout_ms: 1000 },
         login_page: 'https://login.example/authorize',
       },
+      { name: 'long', base_path: '/oauth-256', mode: 'rfc', token_format: '256-bit', endpoints: ['access-token'] },
     ],
   };
 }
@@ -338,6 +339,15 @@ describe('RFC mode', () => {
     const o = await gw.request('/orders/x', { headers: [['client_id', apps.rfc], ['access_token', b.access_token]] });
     assertDenied(o, MSG.accessToken('HEADER', 'access_token'));
     assertError(await token('/oauth2', { grant_type: 'client_credentials', scope: 'billing' }, basic(apps.rfc)), 400, 'invalid_scope');
+  });
+
+  test('token_format 256-bit: 43 base64url characters, validated like any token', T, async () => {
+    const res = await token('/oauth-256', { grant_type: 'client_credentials' }, basic(apps.rfc));
+    assert.equal(res.status, 200, res.text);
+    const t = json(res).access_token;
+    assert.match(t, /^[A-Za-z0-9_-]{43}$/);
+    assert.ok(await validates(apps.rfc, t));
+    assert.equal((await gw.request('/.well-known/oauth-authorization-server/oauth-256')).status, 401, 'metadata not served there');
   });
 
   test('metadata advertises what is served', T, async () => {
