@@ -490,7 +490,7 @@ fn app_allows(app: &App, g: GrantType) -> bool {
 
 /// Lifetimes: the server's, or the app's when shorter.
 fn lifetimes(server: &Server, app: &App) -> (u64, u64) {
-    let narrow = |s: u64, a: Option<u64>| a.map_or(s, |a| a.clamp(1, s));
+    let narrow = |s: u64, a: Option<u64>| a.map_or(s, |a| a.max(1).min(s));
     (
         narrow(server.access_lifetime_s, app.access_token_lifetime_seconds),
         narrow(
