@@ -212,6 +212,12 @@ pub static NO_APP: std::sync::LazyLock<App> = std::sync::LazyLock::new(|| App {
     extra_info: None,
     signature_keys: Vec::new(),
     hmac_secrets: Vec::new(),
+    client_type: ClientType::default(),
+    redirect_uris: Vec::new(),
+    grant_types: Some(Vec::new()),
+    access_token_lifetime_seconds: None,
+    refresh_token_lifetime_seconds: None,
+    introspect_any: false,
     decoded: std::sync::OnceLock::new(),
 });
 
