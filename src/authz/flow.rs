@@ -430,7 +430,8 @@ fn lookup(client_id: &str, known: &Known<'_>, also: &[Need]) -> Result<Client, S
                 Cause::StoreUnavailable,
                 format!("reading {key:?}: {m}"),
             ))
-        }        Slot::TimedOut(m) => {
+        }
+        Slot::TimedOut(m) => {
             return Err(Stop::Fault(
                 503,
                 Cause::StoreTimeout,
