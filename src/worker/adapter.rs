@@ -199,6 +199,17 @@ fn trap_trigger(view: &JsRequest) {
     }
 }
 
+/// The size of this instance's wasm linear memory (bytes), answered to a request carrying
+/// `x-edge-test-memory`: soak tests watch it over time. Only in builds with the
+/// `memory-probe` feature (`scripts/build-test.sh`); checked absent from the deployable bundle.
+#[cfg(feature = "memory-probe")]
+fn memory_probe(view: &JsRequest) -> Option<Promise> {
+    view.header("x-edge-test-memory")?;
+    let bytes = (core::arch::wasm32::memory_size(0) as u64).saturating_mul(65_536);
+    let r = glue_reply(200, "text/plain; charset=utf-8", &bytes.to_string(), None);
+    Some(Promise::resolve(&JsValue::from(r)))
+}
+
 /// The policy and the trace shipping settings; any problem in either fails every request.
 fn load_config(env: &JsValue) -> Result<Rc<Policy>, Rc<str>> {
     let policy = match json_var(env, POLICY_BINDING) {
@@ -326,6 +337,10 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
     };
     #[cfg(feature = "trap-trigger")]
     trap_trigger(&view);
+    #[cfg(feature = "memory-probe")]
+    if let Some(p) = memory_probe(&view) {
+        return p;
+    }
     // The authorization servers' endpoints come before any API (docs/authorization-server.md).
     if let Some(p) = with_state(&env, |s| {
         s.policy

@@ -28,6 +28,8 @@ import {
 
 const T = { timeout: TEST_TIMEOUT };
 const TRIGGER = 'x-edge-test-trap';
+/** The memory probe's header (feature memory-probe), checked the same way. */
+const PROBE = 'x-edge-test-memory';
 const APP = uniq('trap-app');
 const SLOW_APP = uniq('trap-slow');
 const TOKEN = `trap-${uniq('tok')}-secret`;
@@ -61,22 +63,24 @@ before(async () => {
 }, { timeout: BUILD_TIMEOUT });
 
 describe('the deployable bundle has no test trigger', () => {
-  test('target/dry-run (wrangler deploy --dry-run) does not contain it; the test build does', T, () => {
+  test('target/dry-run (wrangler deploy --dry-run) contains neither test hook; the test build has both', T, () => {
     const dryRun = path.join(REPO, 'target', 'dry-run');
     assert.ok(
       existsSync(dryRun) && wasmFiles(dryRun).length > 0,
       'no wasm in target/dry-run: run `npx wrangler deploy --dry-run --outdir target/dry-run` first (scripts/test.sh does)',
     );
-    for (const f of wasmFiles(dryRun)) {
-      assert.ok(!readFileSync(f).includes(TRIGGER), `${f} contains the test trigger`);
+    for (const marker of [TRIGGER, PROBE]) {
+      for (const f of wasmFiles(dryRun)) {
+        assert.ok(!readFileSync(f).includes(marker), `${f} contains ${marker}`);
+      }
+      for (const f of readdirSync(dryRun).filter((x) => x.endsWith('.js'))) {
+        assert.ok(!readFileSync(path.join(dryRun, f)).includes(marker), `${f} contains ${marker}`);
+      }
+      // The check can fail: the marker is in the test build's wasm.
+      const testWasm = wasmFiles(buildDir);
+      assert.ok(testWasm.length > 0, `no wasm in ${buildDir}`);
+      assert.ok(testWasm.some((f) => readFileSync(f).includes(marker)), `the test build has no ${marker}: this check would prove nothing`);
     }
-    for (const f of readdirSync(dryRun).filter((x) => x.endsWith('.js'))) {
-      assert.ok(!readFileSync(path.join(dryRun, f)).includes(TRIGGER), `${f} contains the test trigger`);
-    }
-    // The check can fail: the trigger's name is in the test build's wasm.
-    const testWasm = wasmFiles(buildDir);
-    assert.ok(testWasm.length > 0, `no wasm in ${buildDir}`);
-    assert.ok(testWasm.some((f) => readFileSync(f).includes(TRIGGER)), 'the test build has no trigger: this check would prove nothing');
   });
 });
 
@@ -188,6 +192,13 @@ describe('a trap does not take the requests around it down', () => {
     // The 3 denials' entries (2 each) were buffered, and each forwarded request's trace (2) lost.
     assert.ok(total('trace_entries_lost') >= 6 + 5 * 2, JSON.stringify(reports(gw.output())));
     assert.ok(!gw.output().includes(TOKEN), 'no raw credential in the console');
+  });
+
+  test('the memory probe answers the size of the wasm linear memory', T, async () => {
+    const res = await gw.request('/anything', { headers: [[PROBE, '1']] });
+    assert.equal(res.status, 200);
+    const bytes = Number(res.text);
+    assert.ok(Number.isInteger(bytes) && bytes > 0 && bytes % 65_536 === 0, res.text);
   });
 
   test('without the trigger, the same build behaves as the deployable one', T, async () => {
