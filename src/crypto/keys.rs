@@ -375,6 +375,14 @@ pub fn parse_key(v: &Value, source: Source) -> Result<Key, String> {
                 kind.as_str()
             ));
         }
+        if kind == Kind::Rsa {
+            let bits = spki_rsa_bits(&der)?;
+            if bits < 2048 {
+                return Err(format!(
+                    "RSA modulus of {bits} bits; at least 2048 are required"
+                ));
+            }
+        }
         (kind, Material::Spki(der))
     } else {
         let jwk = obj.get("jwk").unwrap_or(v);
@@ -530,6 +538,16 @@ pub fn parse_pem(pem: &str) -> Result<Vec<u8>, String> {
     STANDARD
         .decode(b64)
         .map_err(|_| "pem is not valid base64".to_string())
+}
+
+/// The size in bits of the modulus of an RSA SubjectPublicKeyInfo (the same check as for JWKs:
+/// a PEM key is no way around it).
+fn spki_rsa_bits(der: &[u8]) -> Result<usize, String> {
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::traits::PublicKeyParts;
+    let key = rsa::RsaPublicKey::from_public_key_der(der)
+        .map_err(|_| "the PEM key is not a valid RSA public key".to_string())?;
+    Ok(key.n().bits())
 }
 
 /// The kind of key a DER SubjectPublicKeyInfo holds, by its algorithm identifier.
@@ -723,6 +741,26 @@ mod tests {
             !format!("{:?}", s.keys[3]).contains(HS_K),
             "secrets never printed"
         );
+    }
+
+    #[test]
+    fn a_pem_rsa_key_under_2048_bits_is_refused_like_a_jwk_one() {
+        const RSA_1024: &str = "-----BEGIN PUBLIC KEY-----\nMIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQD10tl6aQFeG4WLH2K9HrJgeXmQ\nUM6UiCKK7jXPx5HTzGqy5Vr7cFSkJLCF/q306nNLzDyfKe8ilwgTiBl4lIclY7Hq\n3yVm62E4wCIjdSYvD4sjoNJHGi64GIYX21IA+EtmA92+S3QvVBOXl65HBJXq7g4k\nqxvIJgf7ulX6t6vtzQIDAQAB\n-----END PUBLIC KEY-----\n";
+        let short = parse_key(
+            &json!({"kid": "k", "alg": "RS256", "pem": RSA_1024}),
+            Source::Kv,
+        );
+        assert_eq!(
+            short.unwrap_err(),
+            "RSA modulus of 1024 bits; at least 2048 are required"
+        );
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/bodysig/rsa-2048.pub.pem"
+        ))
+        .unwrap();
+        let ok = parse_key(&json!({"kid": "k", "alg": "RS256", "pem": pem}), Source::Kv).unwrap();
+        assert_eq!(ok.kind, Kind::Rsa);
     }
 
     #[test]
