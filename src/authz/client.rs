@@ -66,7 +66,7 @@ fn form_decoded(s: &str) -> String {
     if !s.contains(['%', '+']) {
         return s.to_string();
     }
-    let mut q = String::with_capacity(s.len() + 2);
+    let mut q = String::with_capacity(s.len().saturating_add(2));
     q.push_str("v=");
     q.push_str(s);
     form_urlencoded::parse(q.as_bytes())
@@ -126,10 +126,11 @@ pub fn presented(req: &dyn RequestView, params: &Params) -> Result<Presented, Pr
             });
         }
         let decoded = form_decoded(&secret);
-        let mut secrets = vec![decoded];
-        if secrets[0] != secret {
-            secrets.push(secret);
-        }
+        let secrets = if decoded == secret {
+            vec![decoded]
+        } else {
+            vec![decoded, secret]
+        };
         return Ok(Presented {
             client_id: id,
             secrets,

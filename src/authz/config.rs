@@ -135,6 +135,7 @@ impl Server {
     }
 
     /// A server with every default, for tests.
+    #[cfg(test)]
     pub fn with_defaults(name: &str, base_path: &str, mode: Mode) -> Server {
         let mut errs = Vec::new();
         let v = serde_json::json!({
@@ -145,7 +146,7 @@ impl Server {
         let s = compile(&v, 0, &mut errs);
         match s {
             Some(s) if errs.is_empty() => s,
-            _ => unreachable!("the defaults compile: {errs:?}"),
+            _ => panic!("the defaults compile: {errs:?}"),
         }
     }
 }

@@ -161,7 +161,17 @@ fn fail(error: OAuthError, cause: Cause, detail: impl Into<String>) -> Stop {
 
 /// A failure tied to a client: counted, and the client id traced raw when the app exists.
 fn fail_for(c: &Client, error: OAuthError, cause: Cause, detail: impl Into<String>) -> Stop {
-    Stop::Fail(Box::new(Fail {
+    Stop::Fail(failure_for(c, error, cause, detail))
+}
+
+/// [`fail_for`]'s failure, for a caller that adds to it (a fingerprint, KV writes).
+fn failure_for(
+    c: &Client,
+    error: OAuthError,
+    cause: Cause,
+    detail: impl Into<String>,
+) -> Box<Fail> {
+    Box::new(Fail {
         error,
         cause,
         detail: detail.into(),
@@ -169,7 +179,7 @@ fn fail_for(c: &Client, error: OAuthError, cause: Cause, detail: impl Into<Strin
         counts: Some(c.id.clone()),
         fingerprint: (c.app.is_none()).then(|| records::fingerprint(&c.id)),
         puts: Vec::new(),
-    }))
+    })
 }
 
 /// A success.
@@ -464,17 +474,25 @@ fn throttle(c: &Client, known: &Known<'_>) -> Result<(), Stop> {
     }
 }
 
-/// Authenticates `p` against the app; the app must also be usable.
-fn authenticate(c: &Client, p: &Presented, now_s: i64) -> Result<(), Stop> {
+/// Authenticates `p` against the app, which must also be usable; gives the app.
+fn authenticate<'c>(c: &'c Client, p: &Presented, now_s: i64) -> Result<&'c App, Stop> {
     if let Err((cause, why)) = client::authenticate(c.app(), p) {
         return Err(fail_for(c, OAuthError::InvalidClient, cause, why));
     }
-    if let Some(app) = c.app() {
-        if let Some((cause, why)) = app_problem(app, now_s) {
-            return Err(fail_for(c, OAuthError::InvalidClient, cause, why));
-        }
+    // `client::authenticate` refuses a client id with no app (after the same constant-time work
+    // as for one with an app); refused here too rather than assumed.
+    let Some(app) = c.app() else {
+        return Err(fail_for(
+            c,
+            OAuthError::InvalidClient,
+            Cause::NotFound,
+            "no app has this client id",
+        ));
+    };
+    if let Some((cause, why)) = app_problem(app, now_s) {
+        return Err(fail_for(c, OAuthError::InvalidClient, cause, why));
     }
-    Ok(())
+    Ok(app)
 }
 
 fn presented(input: &Input<'_>, params: &Params) -> Result<Presented, Stop> {
@@ -608,6 +626,15 @@ fn now_s(input: &Input<'_>) -> i64 {
 // ---------------------------------------------------------------------------------------------
 // access-token
 
+/// The grant asked for, with what it alone reads before the app is looked up.
+enum Asked<'p> {
+    ClientCredentials,
+    AuthorizationCode,
+    /// The refresh token and its KV key (`None` when too long for one).
+    RefreshToken(&'p str, Option<String>),
+    Password,
+}
+
 fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result<Ok_, Stop> {
     let params = body(server, input, known)?;
     let Some(name) = params.get("grant_type") else {
@@ -628,8 +655,9 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
         }
     };
     let p = presented(input, &params)?;
-    // The refresh token's record (for a revocation by the tool) in the same round as the app.
-    let refresh = match grant {
+    let asked = match grant {
+        GrantType::ClientCredentials => Asked::ClientCredentials,
+        GrantType::AuthorizationCode => Asked::AuthorizationCode,
         GrantType::RefreshToken => match params.get("refresh_token") {
             None => {
                 return Err(fail(
@@ -638,22 +666,18 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
                     "refresh_token is missing",
                 ))
             }
-            Some(r) => Some((r, records::token_key(r))),
+            Some(r) => Asked::RefreshToken(r, records::token_key(r)),
         },
-        _ => None,
+        GrantType::Password => Asked::Password,
     };
-    let also: Vec<Need> = refresh
-        .as_ref()
-        .and_then(|(_, k)| k.clone())
-        .map(Need::Raw)
-        .into_iter()
-        .collect();
+    // The refresh token's record (for a revocation by the tool) in the same round as the app.
+    let also: Vec<Need> = match &asked {
+        Asked::RefreshToken(_, Some(k)) => vec![Need::Raw(k.clone())],
+        _ => Vec::new(),
+    };
     let c = lookup(&p.client_id, known, &also)?;
     throttle(&c, known)?;
-    authenticate(&c, &p, now_s(input))?;
-    let Some(app) = c.app() else {
-        unreachable!("authenticated clients have an app")
-    };
+    let app = authenticate(&c, &p, now_s(input))?;
     if !app_allows(app, grant) {
         return Err(fail_for(
             &c,
@@ -692,8 +716,8 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
         server: server.name.to_string(),
     };
     let access_fp = Some(records::fingerprint(&access));
-    match grant {
-        GrantType::ClientCredentials => {
+    match asked {
+        Asked::ClientCredentials => {
             let scope = scope(&params, app, &c)?;
             let facts = Facts {
                 client_id: &c.id,
@@ -722,7 +746,7 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
                 detail: format!("issued client_credentials; expires_in {access_s}"),
             })
         }
-        GrantType::AuthorizationCode => {
+        Asked::AuthorizationCode => {
             let Some(code) = params.get("code") else {
                 return Err(fail_for(
                     &c,
@@ -759,11 +783,7 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
             let answer = store(server, &c.id, &op, known)?;
             let code_fp = records::fingerprint(code);
             if let Some(why) = answer.refused {
-                let mut f = match fail_for(&c, OAuthError::InvalidGrant, why.cause(), why.detail())
-                {
-                    Stop::Fail(f) => f,
-                    _ => unreachable!(),
-                };
+                let mut f = failure_for(&c, OAuthError::InvalidGrant, why.cause(), why.detail());
                 f.fingerprint = Some(code_fp);
                 f.puts = answer.puts.clone();
                 return Err(Stop::Fail(f));
@@ -792,29 +812,23 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
                 ),
             })
         }
-        GrantType::RefreshToken => {
-            let Some((refresh_token, key)) = refresh else {
-                unreachable!("read above")
-            };
+        Asked::RefreshToken(refresh_token, key) => {
             let refresh_fp = records::fingerprint(refresh_token);
             let refused = |why: &str, cause: Cause| {
-                let mut f = match fail_for(&c, OAuthError::InvalidGrant, cause, why) {
-                    Stop::Fail(f) => f,
-                    _ => unreachable!(),
-                };
+                let mut f = failure_for(&c, OAuthError::InvalidGrant, cause, why);
                 f.fingerprint = Some(refresh_fp.clone());
-                Stop::Fail(f)
+                f
             };
             let Some(key) = key else {
-                return Err(refused("no such refresh token", Cause::TooLong));
+                return Err(Stop::Fail(refused("no such refresh token", Cause::TooLong)));
             };
             let mirror = raw_token(&key, known)?;
             if let Some((t, _)) = &mirror {
                 if t.kind != TokenKind::RefreshToken {
-                    return Err(refused(
+                    return Err(Stop::Fail(refused(
                         "an access token is not a refresh token",
                         Cause::InvalidGrant,
-                    ));
+                    )));
                 }
             }
             if !refresh_allowed {
@@ -833,9 +847,7 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
             };
             let answer = store(server, &c.id, &op, known)?;
             if let Some(why) = answer.refused {
-                let Stop::Fail(mut f) = refused(why.detail(), why.cause()) else {
-                    unreachable!()
-                };
+                let mut f = refused(why.detail(), why.cause());
                 f.puts = answer.puts.clone();
                 return Err(Stop::Fail(f));
             }
@@ -858,7 +870,7 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
                 ),
             })
         }
-        GrantType::Password => {
+        Asked::Password => {
             let (Some(username), Some(password)) = (params.get("username"), params.get("password"))
             else {
                 return Err(fail_for(
@@ -871,7 +883,12 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
             let scope = scope(&params, app, &c)?;
             let user_fp = records::fingerprint(username);
             let Some(check) = &server.owner_check else {
-                unreachable!("the policy compiler requires a check for password")
+                // The policy compiler refuses password without a check: fail closed all the same.
+                return Err(Stop::Fault(
+                    500,
+                    Cause::BadPolicy,
+                    "the password grant is allowed but resource_owner_check is not set".into(),
+                ));
             };
             let checked = match known.check {
                 Some(Ok(c)) => c,
@@ -914,7 +931,7 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
                     }
                 },
                 400 | 401 | 403 | 404 => {
-                    let mut f = match fail_for(
+                    let mut f = failure_for(
                         &c,
                         OAuthError::InvalidGrant,
                         Cause::OwnerCheckRefused,
@@ -922,10 +939,7 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
                             "the resource owner check refused the username and password ({}; user {user_fp})",
                             checked.status
                         ),
-                    ) {
-                        Stop::Fail(f) => f,
-                        _ => unreachable!(),
-                    };
+                    );
                     f.fingerprint = Some(user_fp);
                     return Err(Stop::Fail(f));
                 }
@@ -1038,6 +1052,14 @@ fn scope_text(grants: &[Grant]) -> String {
 // ---------------------------------------------------------------------------------------------
 // grant-code
 
+/// Who vouches for the user at grant-code.
+enum Vouch<'s> {
+    /// The app itself, with its client credentials.
+    App(Presented),
+    /// The login backend, with the provision key in `header` (the value of secret `secret`).
+    ProvisionKey { header: &'s str, secret: &'s str },
+}
+
 fn grant_code(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result<Ok_, Stop> {
     let params = body(server, input, known)?;
     let Some(client_id) = params.get("client_id") else {
@@ -1064,7 +1086,7 @@ fn grant_code(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result<O
         ));
     };
     // Who vouches for the user: the login backend's provision key, or the app itself.
-    let presented = match &server.grant_code_auth {
+    let vouch = match &server.grant_code_auth {
         GrantCodeAuth::ClientCredentials => {
             let p = presented(input, &params)?;
             if p.secrets.is_empty() {
@@ -1074,15 +1096,15 @@ fn grant_code(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result<O
                     "grant-code needs the app's client credentials",
                 ));
             }
-            Some(p)
+            Vouch::App(p)
         }
-        GrantCodeAuth::ProvisionKey { .. } => None,
+        GrantCodeAuth::ProvisionKey { header, secret } => Vouch::ProvisionKey { header, secret },
     };
     let c = lookup(client_id, known, &[])?;
     throttle(&c, known)?;
-    match (&server.grant_code_auth, &presented) {
-        (GrantCodeAuth::ClientCredentials, Some(p)) => authenticate(&c, p, now_s(input))?,
-        (GrantCodeAuth::ProvisionKey { header, secret }, _) => {
+    let app = match vouch {
+        Vouch::App(p) => authenticate(&c, &p, now_s(input))?,
+        Vouch::ProvisionKey { header, secret } => {
             let Some(expected) = (input.secret)(secret) else {
                 return Err(Stop::Fault(
                     500,
@@ -1106,22 +1128,19 @@ fn grant_code(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result<O
                     format!("the provision key in {header} is missing or wrong"),
                 ));
             }
-            if c.app.is_none() {
+            let Some(app) = c.app() else {
                 return Err(fail_for(
                     &c,
                     OAuthError::InvalidClient,
                     Cause::NotFound,
                     "no app has this client id",
                 ));
-            }
-            if let Some((cause, why)) = c.app().and_then(|a| app_problem(a, now_s(input))) {
+            };
+            if let Some((cause, why)) = app_problem(app, now_s(input)) {
                 return Err(fail_for(&c, OAuthError::InvalidClient, cause, why));
             }
+            app
         }
-        (GrantCodeAuth::ClientCredentials, None) => unreachable!("checked above"),
-    }
-    let Some(app) = c.app() else {
-        unreachable!("authenticated clients have an app")
     };
     if !server.allows(GrantType::AuthorizationCode)
         || !app_allows(app, GrantType::AuthorizationCode)
@@ -1307,10 +1326,7 @@ fn introspect(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result<O
     let c = lookup(&p.client_id, known, &also)?;
     throttle(&c, known)?;
     let now = now_s(input);
-    authenticate(&c, &p, now)?;
-    let Some(caller) = c.app() else {
-        unreachable!("authenticated clients have an app")
-    };
+    let caller = authenticate(&c, &p, now)?;
     let inactive = |why: &str| Ok_ {
         family: None,
         reply: reply::json(200, r#"{"active":false}"#.into()),

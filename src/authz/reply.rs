@@ -147,7 +147,7 @@ pub fn grant_code(server: &Server, redirect_uri: &str, code: &str, state: Option
         Some((b, f)) => (b, Some(f)),
         None => (redirect_uri, None),
     };
-    let mut url = String::with_capacity(base.len() + 64);
+    let mut url = String::with_capacity(base.len().saturating_add(64));
     url.push_str(base);
     url.push(if base.contains('?') { '&' } else { '?' });
     url.push_str("code=");
@@ -207,15 +207,12 @@ pub fn fault(status: u16) -> Reply {
 
 /// `scheme://host[:port]` of an absolute URL.
 pub fn origin_of(url: &str) -> &str {
-    match url.find("://") {
-        Some(i) => {
-            let after = i + 3;
-            match url[after..].find(['/', '?', '#']) {
-                Some(j) => &url[..after + j],
-                None => url,
-            }
-        }
-        None => "",
+    let Some((_, rest)) = url.split_once("://") else {
+        return "";
+    };
+    match rest.find(['/', '?', '#']).and_then(|j| rest.get(j..)) {
+        Some(tail) => url.strip_suffix(tail).unwrap_or(url),
+        None => url,
     }
 }
 
@@ -397,5 +394,9 @@ mod tests {
         assert!(v.get("authorization_endpoint").is_none());
         assert_eq!(origin_of("https://h:1/x?y"), "https://h:1");
         assert_eq!(origin_of("https://h"), "https://h");
+        assert_eq!(origin_of("https://h?q=a://b/c"), "https://h");
+        assert_eq!(origin_of("https://hé#x"), "https://hé");
+        assert_eq!(origin_of("https://"), "https://");
+        assert_eq!(origin_of("/relative"), "");
     }
 }

@@ -37,7 +37,7 @@ impl Throttle {
         if n <= allowed {
             return 0;
         }
-        let doublings = (n - allowed - 1).min(16);
+        let doublings = n.saturating_sub(allowed).saturating_sub(1).min(16);
         FIRST_DELAY_MS
             .saturating_mul(1u64 << doublings)
             .min(MAX_DELAY_MS)

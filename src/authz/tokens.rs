@@ -18,26 +18,36 @@ pub const RANDOM_BYTES: usize = 128;
 pub struct Random(pub [u8; RANDOM_BYTES]);
 
 impl Random {
-    fn piece<const N: usize>(&self, at: usize) -> [u8; N] {
-        let mut out = [0u8; N];
-        out.copy_from_slice(&self.0[at..at + N]);
-        out
+    /// `N` bytes from `AT`; a piece outside the bytes does not compile.
+    fn piece<const AT: usize, const N: usize>(&self) -> [u8; N] {
+        const {
+            assert!(
+                matches!(AT.checked_add(N), Some(end) if end <= RANDOM_BYTES),
+                "a piece of the random bytes lies outside them"
+            )
+        };
+        // The zeros are never used: the assertion above holds for every piece that compiles.
+        self.0
+            .get(AT..)
+            .and_then(<[u8]>::first_chunk::<N>)
+            .copied()
+            .unwrap_or([0; N])
     }
     pub fn access(&self) -> [u8; 32] {
-        self.piece(0)
+        self.piece::<0, _>()
     }
     pub fn refresh(&self) -> [u8; 32] {
-        self.piece(32)
+        self.piece::<32, _>()
     }
     pub fn family(&self) -> [u8; 16] {
-        self.piece(64)
+        self.piece::<64, _>()
     }
     pub fn code(&self) -> [u8; 16] {
-        self.piece(80)
+        self.piece::<80, _>()
     }
     /// For the trace context (W3C trace and span ids).
     pub fn trace(&self) -> [u8; 24] {
-        self.piece(96)
+        self.piece::<96, _>()
     }
 }
 
@@ -169,6 +179,20 @@ pub fn inherited(text: &str) -> (Option<Value>, Option<Vec<Grant>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_random_pieces_are_the_bytes_in_order() {
+        let mut bytes = [0u8; RANDOM_BYTES];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let r = Random(bytes);
+        assert_eq!(r.access().to_vec(), bytes[0..32].to_vec());
+        assert_eq!(r.refresh().to_vec(), bytes[32..64].to_vec());
+        assert_eq!(r.family().to_vec(), bytes[64..80].to_vec());
+        assert_eq!(r.code().to_vec(), bytes[80..96].to_vec());
+        assert_eq!(r.trace().to_vec(), bytes[96..120].to_vec());
+    }
 
     #[test]
     fn uuids_have_122_random_bits() {

@@ -948,6 +948,28 @@ fn the_password_grant_asks_the_check_endpoint() {
 }
 
 #[test]
+fn the_password_grant_without_a_check_is_a_fault() {
+    // The policy compiler refuses password without resource_owner_check; a server that has it
+    // all the same (a compiler bug) answers a traced 500 and issues nothing.
+    let mut w = World::new(Mode::Rfc);
+    assert!(w.server.allows(GrantType::Password));
+    w.server.owner_check = None;
+    w.check = Some(Ok(Checked {
+        status: 200,
+        body: String::new(),
+    }));
+    let d = w.token(
+        "grant_type=password&username=alice&password=hunter2",
+        Some(("app", SECRET)),
+    );
+    assert_eq!(d.reply.status, 500, "{}", d.reply.body);
+    assert_eq!(cause(&d), Some(Cause::BadPolicy));
+    assert!(d.puts.is_empty());
+    assert!(w.check_bodies.is_empty(), "no check to call");
+    assert_clean(&d, &["hunter2", "alice", SECRET]);
+}
+
+#[test]
 fn revocation() {
     let mut w = World::new(Mode::Rfc);
     let d = w.token("grant_type=client_credentials", Some(("app", SECRET)));
