@@ -23,6 +23,8 @@ pub struct Reply {
     pub body: Arc<str>,
     /// `Allow` header for 405.
     pub allow: Option<String>,
+    /// `WWW-Authenticate` header for a 401 (Bearer mode of Access Token Validation).
+    pub challenge: Option<&'static str>,
 }
 
 impl Reply {
@@ -43,6 +45,7 @@ impl Reply {
             content_type: "text/plain; charset=utf-8",
             body: body.into(),
             allow: None,
+            challenge: None,
         }
     }
 }
@@ -168,6 +171,7 @@ pub fn decide(policy: &Policy, input: &Input<'_>, records: &dyn RecordSource) ->
                     content_type: d.content_type,
                     body: d.body,
                     allow: None,
+                    challenge: d.challenge,
                 };
                 return Step::Done(finish(
                     trace,

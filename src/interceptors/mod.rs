@@ -241,6 +241,8 @@ pub struct Denial {
     pub body: Arc<str>,
     pub content_type: &'static str,
     pub entry: Entry,
+    /// `WWW-Authenticate` for the 401 (Access Token Validation in Bearer mode, RFC 6750 §3).
+    pub challenge: Option<&'static str>,
 }
 
 #[derive(Debug)]
@@ -411,6 +413,7 @@ impl Common {
             body: self.element.body(place),
             content_type: self.element.format.content_type(),
             entry,
+            challenge: None,
         })
     }
 
@@ -646,6 +649,16 @@ pub fn resolve_token(
         ));
     };
     let client = Some(t.client_id.clone());
+    if t.kind == records::TokenKind::RefreshToken {
+        // A refresh token is for the token endpoint only (docs/authorization-server.md).
+        return Err(c.deny(
+            place,
+            Cause::NotFound,
+            Some("a refresh token is not an access token".into()),
+            Some(fp),
+            client,
+        ));
+    }
     if t.revoked {
         return Err(c.deny(
             place,

@@ -98,11 +98,11 @@ pub enum AppStatus {
 }
 
 /// Permission to call an API, or only some of its resources.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct Grant {
     pub api: String,
     /// Resource names of that API; absent means the whole API.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<String>>,
 }
 
@@ -141,6 +141,25 @@ pub struct App {
     /// Shared secrets for HMAC signatures (HS256/384/512).
     #[serde(default)]
     pub hmac_secrets: Vec<HmacSecret>,
+    /// The authorization server's view of the app (docs/authorization-server.md, "Apps"):
+    /// confidential (a client secret) or public (PKCE, no secret).
+    #[serde(default)]
+    pub client_type: ClientType,
+    /// Redirect URIs that grant-code accepts, compared exactly.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Narrows the authorization server's grants for this app.
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    /// Shortens the authorization server's access token lifetime for this app.
+    #[serde(default)]
+    pub access_token_lifetime_seconds: Option<u64>,
+    /// Shortens the refresh token lifetime for this app.
+    #[serde(default)]
+    pub refresh_token_lifetime_seconds: Option<u64>,
+    /// May introspect any app's tokens (RFC 7662), not only its own.
+    #[serde(default)]
+    pub introspect_any: bool,
     /// `signature_keys` and `hmac_secrets` decoded, once per record (records are cached per
     /// isolate, so not once per request): see [`App::keys`].
     #[serde(skip)]
@@ -207,6 +226,16 @@ impl App {
     }
 }
 
+/// Whether an app holds a client secret (confidential) or cannot keep one (public: a browser or
+/// mobile app, which authenticates by client id alone and must use PKCE).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientType {
+    #[default]
+    Confidential,
+    Public,
+}
+
 /// A public key of an app: `{"kid", "alg", "pem"}` (SPKI `PUBLIC KEY`) or `{"kid", "alg", "jwk"}`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SignatureKey {
@@ -249,6 +278,28 @@ pub struct Token {
     pub scope: Option<Vec<Grant>>,
     #[serde(default)]
     pub extra_info: Option<serde_json::Value>,
+    /// An access token (the default: every record without the field) or a refresh token, which
+    /// only the token endpoint accepts and no interceptor ever does.
+    #[serde(default)]
+    pub kind: TokenKind,
+}
+
+/// What a token record is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    #[default]
+    AccessToken,
+    RefreshToken,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::AccessToken => "access_token",
+            TokenKind::RefreshToken => "refresh_token",
+        }
+    }
 }
 
 /// A JWT revocation flag, stored under `jti:<issuer>:<jti>`:
@@ -403,6 +454,47 @@ mod tests {
         assert!(is_expired(Some(10), 10));
         assert!(!is_expired(Some(10), 9));
         assert!(!is_expired(None, 9));
+    }
+
+    #[test]
+    fn authorization_server_fields_parse_with_defaults() {
+        let Record::App(a) = parse("app:a", r#"{"name":"A","status":"APPROVED"}"#).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.client_type, ClientType::Confidential);
+        assert!(a.redirect_uris.is_empty() && a.grant_types.is_none() && !a.introspect_any);
+        let Record::App(a) = parse(
+            "app:a",
+            r#"{"name":"A","status":"APPROVED","client_type":"public",
+                "redirect_uris":["https://app.example/cb"],"grant_types":["authorization_code"],
+                "access_token_lifetime_seconds":600,"introspect_any":true}"#,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.client_type, ClientType::Public);
+        assert_eq!(a.redirect_uris, vec!["https://app.example/cb"]);
+        assert_eq!(a.access_token_lifetime_seconds, Some(600));
+        assert!(a.introspect_any);
+        assert!(parse(
+            "app:a",
+            r#"{"name":"A","status":"APPROVED","client_type":"secret"}"#
+        )
+        .is_err());
+
+        let Record::Token(t) = parse("token:x", r#"{"client_id":"a"}"#).unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.kind, TokenKind::AccessToken);
+        let Record::Token(t) = parse(
+            "token:x",
+            r#"{"client_id":"a","kind":"refresh_token","family":"f","issued_at":1}"#,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.kind, TokenKind::RefreshToken);
+        assert!(parse("token:x", r#"{"client_id":"a","kind":"id_token"}"#).is_err());
     }
 
     #[test]

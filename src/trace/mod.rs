@@ -80,6 +80,27 @@ pub enum Cause {
     NoSession,
     /// A Time Token bound to a value, and the request does not carry it.
     NoBindValue,
+    // The authorization server (RFC 6749 §5.2 error codes, and what they hide).
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    InvalidScope,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    /// A spent refresh token presented again: its family is revoked.
+    ReusedRefreshToken,
+    /// A spent authorization code presented again: what it gave is revoked.
+    ReusedCode,
+    /// The PKCE code verifier does not match the code's challenge (or one is missing).
+    PkceMismatch,
+    /// The exchange's redirect URI is not the one grant-code got, or is missing.
+    RedirectUriMismatch,
+    /// A refresh token whose family was revoked.
+    FamilyRevoked,
+    /// The resource-owner check endpoint refused the username and password.
+    OwnerCheckRefused,
+    /// The resource-owner check endpoint did not answer usably (503).
+    OwnerCheckUnavailable,
 }
 
 /// One step of the decision.

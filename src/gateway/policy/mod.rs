@@ -28,6 +28,9 @@ pub struct Policy {
     pub identity: IdentityHeaders,
     /// Longest base path first, so the most specific API wins.
     pub apis: Vec<Api>,
+    /// Authorization servers (docs/authorization-server.md): their paths are matched before
+    /// any API's.
+    pub authz: Vec<crate::authz::Server>,
 }
 
 /// Headers that carry the established identity to the origin. Incoming copies are always
@@ -157,6 +160,11 @@ fn compile_root(v: &Value, errs: &mut Vec<String>) -> Option<Policy> {
         h.finish(errs);
     }
 
+    let authz = root
+        .opt_array("authorization_servers", errs)
+        .map(|list| crate::authz::config::compile_all(list, errs))
+        .unwrap_or_default();
+
     let mut apis = Vec::new();
     match root.req_array("apis", errs) {
         Some([]) => errs.push("policy.apis: at least one API is needed".into()),
@@ -192,6 +200,7 @@ fn compile_root(v: &Value, errs: &mut Vec<String>) -> Option<Policy> {
         sample_passing,
         identity,
         apis,
+        authz,
     })
 }
 
