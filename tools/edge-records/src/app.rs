@@ -10,6 +10,7 @@ use super::store::{get_one, Entry};
 use super::util;
 use super::Ctx;
 use clap::{Args, Subcommand};
+use edge_interceptors::authz::{self, config::GrantType};
 use edge_interceptors::records::{self, APP_PREFIX};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -457,22 +458,17 @@ pub fn run(ctx: &mut Ctx, cmd: AppCmd) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // The authorization server's fields of an app record (docs/authorization-server.md, "Apps").
 
-/// The grant types an authorization server knows.
-pub const GRANT_TYPES: &[&str] = &[
-    "client_credentials",
-    "authorization_code",
-    "refresh_token",
-    "password",
-];
+/// The grant types an authorization server knows: the Worker's own list.
+pub const GRANT_TYPES: &[&str] = GrantType::NAMES;
 
 /// Grant types a public app (no secret) can never use.
 const CONFIDENTIAL_ONLY: &[&str] = &["client_credentials", "password"];
 
 /// The authorization server's default access and refresh token lifetime.
-const DEFAULT_LIFETIME_S: u64 = 3600;
+const DEFAULT_LIFETIME_S: u64 = authz::config::DEFAULT_LIFETIME_S;
 
 /// The longest lifetime an authorization server accepts (366 days).
-const MAX_LIFETIME_S: u64 = 31_622_400;
+const MAX_LIFETIME_S: u64 = authz::config::MAX_LIFETIME_S;
 
 const LONGER_THAN_DEFAULT: &str = "note: the shorter of the app's and the server's lifetime wins, so a lifetime above the server's (3600 s unless configured) changes nothing";
 
@@ -483,7 +479,7 @@ const MAX_REDIRECT_URI_BYTES: usize = 2048;
 pub fn parse_grant_types(given: &[String]) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for g in given {
-        if !GRANT_TYPES.contains(&g.as_str()) {
+        if GrantType::parse(g).is_none() {
             return Err(OpsError::bad_input(format!(
                 "grant type {g:?}: expected one of {}",
                 GRANT_TYPES.join(", ")
