@@ -274,5 +274,7 @@ fn the_shipped_example_policy_compiles() {
     let doc: toml::Value = toml::from_str(&text).unwrap();
     let policy = serde_json::to_value(&doc["vars"]["POLICY"]).unwrap();
     let p = compile(&policy).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(p.apis.len(), 5);
+    assert_eq!(p.apis.len(), 6);
+    let servers: Vec<&str> = p.authz.iter().map(|s| &*s.base_path).collect();
+    assert_eq!(servers, vec!["/oauth2", "/oauth"]);
 }

@@ -113,7 +113,7 @@ pub fn instance(client_id: &str) -> String {
 /// Why the flow stopped short of a success.
 enum Stop {
     Need(Vec<Need>),
-    Fail(Fail),
+    Fail(Box<Fail>),
     Fault(u16, Cause, String),
 }
 
@@ -131,7 +131,7 @@ struct Fail {
 }
 
 fn fail(error: OAuthError, cause: Cause, detail: impl Into<String>) -> Stop {
-    Stop::Fail(Fail {
+    Stop::Fail(Box::new(Fail {
         error,
         cause,
         detail: detail.into(),
@@ -139,12 +139,12 @@ fn fail(error: OAuthError, cause: Cause, detail: impl Into<String>) -> Stop {
         counts: None,
         fingerprint: None,
         puts: Vec::new(),
-    })
+    }))
 }
 
 /// A failure tied to a client: counted, and the client id traced raw when the app exists.
 fn fail_for(c: &Client, error: OAuthError, cause: Cause, detail: impl Into<String>) -> Stop {
-    Stop::Fail(Fail {
+    Stop::Fail(Box::new(Fail {
         error,
         cause,
         detail: detail.into(),
@@ -152,7 +152,7 @@ fn fail_for(c: &Client, error: OAuthError, cause: Cause, detail: impl Into<Strin
         counts: Some(c.id.clone()),
         fingerprint: (c.app.is_none()).then(|| records::fingerprint(&c.id)),
         puts: Vec::new(),
-    })
+    }))
 }
 
 /// A success.

@@ -269,6 +269,15 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
         seen: RefCell::new(Vec::new()),
         body: std::cell::OnceCell::new(),
     };
+    // The authorization servers' endpoints come before any API (docs/authorization-server.md).
+    if let Some(p) = with_state(&env, |s| s.policy.clone().ok())
+        .filter(|p| !p.authz.is_empty())
+        .and_then(|p| {
+            super::authz::serve(&view.req, &view.url, &view.method, p, &env, &ctx, now_ms)
+        })
+    {
+        return p;
+    }
     let incoming = view.header("traceparent");
     let (tc, step, sample) = with_state(&env, |state| {
         let tc = TraceContext::from_header(incoming.as_deref(), state.ids.bytes24());
@@ -621,5 +630,16 @@ fn settled_from(outcome: Result<JsValue, JsValue>) -> Settled {
 }
 
 fn reply(r: &Reply) -> Response {
+    if let Some(challenge) = r.challenge {
+        // Access Token Validation in Bearer mode: `WWW-Authenticate` (RFC 6750 §3).
+        return super::authz::reply_with(
+            r.status,
+            &[
+                ("content-type", r.content_type),
+                ("www-authenticate", challenge),
+            ],
+            &r.body,
+        );
+    }
     glue_reply(r.status, r.content_type, &r.body, r.allow.clone())
 }

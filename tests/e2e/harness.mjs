@@ -310,7 +310,11 @@ function miniflareOptions({ policy, hasPolicy, brokenKv, brokenNonces, extraBind
     kvNamespaces: brokenKv ? [] : ['RECORDS'],
     // The nonce store (RFC 9421 replay protection), SQLite-backed as in wrangler.toml.
     // brokenNonces: a store without SQLite storage, whose every claim fails.
-    durableObjects: { NONCES: { className: 'NonceStore', useSQLite: !brokenNonces } },
+    durableObjects: {
+      NONCES: { className: 'NonceStore', useSQLite: !brokenNonces },
+      // The authorization servers' grant store (codes, refresh-token families), as in wrangler.toml.
+      GRANTS: { className: 'GrantStore', useSQLite: true },
+    },
     bindings,
     cf: false,
     host: '127.0.0.1',
