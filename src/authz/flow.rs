@@ -61,7 +61,7 @@ pub struct Known<'a> {
 }
 
 /// What the core needs before it can answer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Need {
     /// The body, at most this many bytes.
     Body(u64),
@@ -86,6 +86,20 @@ pub enum Need {
     },
 }
 
+/// Never shows the check endpoint's secret or the password it is sent.
+impl std::fmt::Debug for Need {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Need::Body(n) => write!(f, "Body({n})"),
+            Need::Kv(k) => write!(f, "Kv({k:?})"),
+            Need::Raw(k) => write!(f, "Raw({k:?})"),
+            Need::Throttle(c) => write!(f, "Throttle({c:?})"),
+            Need::Store { instance, .. } => write!(f, "Store({instance:?}, <op>)"),
+            Need::Check { url, .. } => write!(f, "Check({url:?}, <redacted>)"),
+        }
+    }
+}
+
 /// The answer, the KV writes to make before it, and the trace.
 #[derive(Debug)]
 pub struct Done {
@@ -97,6 +111,9 @@ pub struct Done {
     /// A failure to count against this client id.
     pub failed: Option<String>,
     pub outcome: Outcome,
+    /// After the writes, ask the grant store whether the family issued here was revoked
+    /// meanwhile ([`confirmed`] then decides the answer).
+    pub confirm: Option<Need>,
 }
 
 #[derive(Debug)]
@@ -159,6 +176,8 @@ fn fail_for(c: &Client, error: OAuthError, cause: Cause, detail: impl Into<Strin
 struct Ok_ {
     reply: Reply,
     puts: Vec<Put>,
+    /// The family issued, to confirm after the writes.
+    family: Option<(String, String)>,
     client_id: Option<String>,
     fingerprint: Option<String>,
     detail: String,
@@ -187,6 +206,7 @@ pub fn serve(server: &Server, endpoint: Endpoint, input: &Input<'_>, known: &Kno
     }
     let result = match endpoint {
         Endpoint::Metadata => Ok(Ok_ {
+            family: None,
             reply: reply::metadata(server, input.req.url()),
             puts: Vec::new(),
             client_id: None,
@@ -204,7 +224,10 @@ pub fn serve(server: &Server, endpoint: Endpoint, input: &Input<'_>, known: &Kno
             e.detail = Some(ok.detail);
             e.client_id = ok.client_id.clone();
             e.fingerprint = ok.fingerprint;
-            done(
+            let confirm = ok.family.and_then(|(client_id, family)| {
+                store_need(&client_id, &Op::Confirm { family }, server.store_timeout_ms).ok()
+            });
+            let mut step = done(
                 endpoint,
                 ok.reply,
                 ok.puts,
@@ -212,7 +235,11 @@ pub fn serve(server: &Server, endpoint: Endpoint, input: &Input<'_>, known: &Kno
                 None,
                 Outcome::Pass,
                 ok.client_id,
-            )
+            );
+            if let Step::Done(d) = &mut step {
+                d.confirm = confirm;
+            }
+            step
         }
         Err(Stop::Need(n)) => Step::Need(n),
         Err(Stop::Fail(f)) => {
@@ -266,7 +293,54 @@ fn done(
         entries: vec![entry, summary],
         failed,
         outcome,
+        confirm: None,
     })
+}
+
+/// The answer once the grant store confirmed (or not) that the family issued is still live.
+/// Revoked meanwhile (a reused code or refresh token, a revocation): the answer stands — this
+/// request won the claim, as it would have had the reuse come a second later — and the
+/// family's records are written revoked again, after this request's own. No answer from the
+/// store: a 503, so tokens that may belong to a revoked family are never handed out.
+pub fn confirmed(
+    mut d: Done,
+    _server: &Server,
+    endpoint: Endpoint,
+    answer: Result<Answer, String>,
+) -> Done {
+    d.confirm = None;
+    let at = d.entries.len().saturating_sub(1);
+    match answer {
+        Ok(a) if a.refused.is_none() => {
+            d.puts = Vec::new();
+            d
+        }
+        Ok(a) => {
+            let mut e = Entry::new(endpoint.name(), Outcome::Pass);
+            e.cause = Some(Cause::FamilyRevoked);
+            e.detail = Some(format!(
+                "the family was revoked while its records were written (a reused code or refresh token, or a revocation): {} record(s) written revoked again",
+                a.puts.len()
+            ));
+            d.entries.insert(at, e);
+            d.puts = a.puts;
+            d
+        }
+        Err(e) => {
+            let mut entry = Entry::new(endpoint.name(), Outcome::Fault);
+            entry.cause = Some(Cause::StoreUnavailable);
+            entry.detail = Some(format!("grant store (confirming the family): {e}"));
+            d.entries.insert(at, entry);
+            d.reply = reply::fault(503);
+            d.outcome = Outcome::Fault;
+            d.puts = Vec::new();
+            if let Some(s) = d.entries.last_mut() {
+                s.outcome = Outcome::Fault;
+                s.status = Some(503);
+            }
+            d
+        }
+    }
 }
 
 /// The answer when the KV writes of `done` failed: a success becomes a 503 (the tokens were
@@ -416,7 +490,7 @@ fn app_allows(app: &App, g: GrantType) -> bool {
 
 /// Lifetimes: the server's, or the app's when shorter.
 fn lifetimes(server: &Server, app: &App) -> (u64, u64) {
-    let narrow = |s: u64, a: Option<u64>| a.map_or(s, |a| a.clamp(1, s));
+    let narrow = |s: u64, a: Option<u64>| a.map_or(s, |a| a.max(1).min(s));
     (
         narrow(server.access_lifetime_s, app.access_token_lifetime_seconds),
         narrow(
@@ -626,6 +700,7 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
                 scope: scope.as_ref().map(|(g, _)| g.as_slice()),
             };
             Ok(Ok_ {
+                family: None,
                 reply: reply::token(
                     server,
                     grant,
@@ -688,6 +763,7 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
             }
             let scope_text = answer.scope.as_ref().map(|g| scope_text(g));
             Ok(Ok_ {
+                family: answer.family.clone().map(|f| (c.id.clone(), f)),
                 reply: reply::token(
                     server,
                     grant,
@@ -758,6 +834,7 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
             }
             let scope_text = answer.scope.as_ref().map(|g| scope_text(g));
             Ok(Ok_ {
+                family: answer.family.clone().map(|f| (c.id.clone(), f)),
                 reply: reply::token(
                     server,
                     grant,
@@ -905,6 +982,7 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
                 vec![access_put]
             };
             Ok(Ok_ {
+                family: refresh_allowed.then(|| (c.id.clone(), family.clone())),
                 reply: reply::token(
                     server,
                     grant,
@@ -1111,6 +1189,7 @@ fn grant_code(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result<O
         ));
     }
     Ok(Ok_ {
+        family: None,
         reply: reply::grant_code(server, redirect_uri, &code, params.get("state")),
         puts: Vec::new(),
         client_id: Some(c.id.clone()),
@@ -1139,6 +1218,7 @@ fn revoke(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result<Ok_, 
     throttle(&c, known)?;
     authenticate(&c, &p, now_s(input))?;
     let ok = |puts: Vec<Put>, detail: &str| Ok_ {
+        family: None,
         reply: reply::revoked(),
         puts,
         client_id: Some(c.id.clone()),
@@ -1225,6 +1305,7 @@ fn introspect(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result<O
         unreachable!("authenticated clients have an app")
     };
     let inactive = |why: &str| Ok_ {
+        family: None,
         reply: reply::json(200, r#"{"active":false}"#.into()),
         puts: Vec::new(),
         client_id: Some(c.id.clone()),
@@ -1281,6 +1362,7 @@ fn introspect(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result<O
         pairs.push(("extra_info", x.clone()));
     }
     Ok(Ok_ {
+        family: None,
         reply: reply::json(200, reply::object(&pairs)),
         puts: Vec::new(),
         client_id: Some(c.id.clone()),

@@ -72,8 +72,10 @@ pub struct CodeRow {
 }
 
 /// An operation on the grant store (the body of a request to the Durable Object).
+/// Externally tagged (`{"revoke": {...}}`): an internally tagged enum would bring serde's
+/// buffering of unknown content into the Worker (tens of KB of wasm).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
     PutCode {
         code: String,
@@ -101,6 +103,12 @@ pub enum Op {
     Revoke {
         token: String,
         client_id: String,
+    },
+    /// After the Worker wrote a new family's records: whether the family was revoked in the
+    /// meantime (a reused code or refresh token, a revocation), in which case its records are
+    /// written revoked again — the revoking request's writes may have landed before these.
+    Confirm {
+        family: String,
     },
 }
 
@@ -180,6 +188,9 @@ pub struct Answer {
     /// The revocation found nothing of this client to revoke (informational).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<Why>,
+    /// The family the issued tokens belong to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
 }
 
 /// The rows of one store instance. Errors are the storage's, as text.
@@ -284,6 +295,7 @@ pub fn handle(rows: &mut dyn Rows, op: &Op, now_ms: u64) -> Result<Answer, Strin
             Ok(Answer {
                 puts,
                 scope: grant.scope,
+                family: Some(issue.family.clone()),
                 ..Answer::default()
             })
         }
@@ -340,6 +352,7 @@ pub fn handle(rows: &mut dyn Rows, op: &Op, now_ms: u64) -> Result<Answer, Strin
             Ok(Answer {
                 puts,
                 scope,
+                family: Some(row.family),
                 ..Answer::default()
             })
         }
@@ -356,8 +369,16 @@ pub fn handle(rows: &mut dyn Rows, op: &Op, now_ms: u64) -> Result<Answer, Strin
             }
             Ok(Answer {
                 puts,
+                family: new.first().map(|r| r.family.clone()),
                 ..Answer::default()
             })
+        }
+        Op::Confirm { family } => {
+            if rows.family_revoked(family)? {
+                let puts = revoke_family(rows, family, now_s)?;
+                return Ok(refused(Why::FamilyRevoked, puts));
+            }
+            Ok(Answer::default())
         }
         Op::Revoke { token, client_id } => {
             let Some(row) = rows.token(token)? else {
@@ -809,6 +830,30 @@ mod tests {
     }
 
     #[test]
+    fn confirm_rewrites_a_family_revoked_meanwhile() {
+        let mut rows = MemRows::default();
+        put_code(&mut rows, "c", None);
+        redeem(&mut rows, "c", 1, None);
+        let confirm = |rows: &mut MemRows| {
+            handle(
+                rows,
+                &Op::Confirm {
+                    family: "fam1".into(),
+                },
+                NOW_MS,
+            )
+            .unwrap()
+        };
+        assert_eq!(confirm(&mut rows), Answer::default());
+        // A second redemption revoked it before the first's writes landed.
+        redeem(&mut rows, "c", 2, None);
+        let a = confirm(&mut rows);
+        assert_eq!(a.refused, Some(Why::FamilyRevoked));
+        assert_eq!(a.puts.len(), 2);
+        assert!(a.puts.iter().all(|p| token_of(p).revoked));
+    }
+
+    #[test]
     fn refresh_rules() {
         let mut rows = MemRows::default();
         put_code(&mut rows, "c", None);
@@ -947,7 +992,7 @@ mod tests {
             client_id: "c".into(),
         };
         let text = serde_json::to_string(&op).unwrap();
-        assert_eq!(text, r#"{"op":"revoke","token":"h","client_id":"c"}"#);
+        assert_eq!(text, r#"{"revoke":{"token":"h","client_id":"c"}}"#);
         assert_eq!(serde_json::from_str::<Op>(&text).unwrap(), op);
         let a = refused(Why::ReusedRefreshToken, Vec::new());
         let text = serde_json::to_string(&a).unwrap();

@@ -270,11 +270,14 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
         body: std::cell::OnceCell::new(),
     };
     // The authorization servers' endpoints come before any API (docs/authorization-server.md).
-    if let Some(p) = with_state(&env, |s| s.policy.clone().ok())
-        .filter(|p| !p.authz.is_empty())
-        .and_then(|p| {
-            super::authz::serve(&view.req, &view.url, &view.method, p, &env, &ctx, now_ms)
-        })
+    if let Some(p) = with_state(&env, |s| {
+        s.policy
+            .as_ref()
+            .ok()
+            .filter(|p| !p.authz.is_empty())
+            .cloned()
+    })
+    .and_then(|p| super::authz::serve(&view.req, &view.url, &view.method, p, &env, &ctx, now_ms))
     {
         return p;
     }

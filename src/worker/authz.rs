@@ -79,6 +79,7 @@ pub fn reply_with(status: u16, headers: &[(&str, &str)], body: &str) -> Response
 /// The request seen through [`RequestView`]: headers read on demand.
 struct View {
     req: Request,
+    headers: web_sys::Headers,
     url: String,
     method: String,
 }
@@ -91,7 +92,7 @@ impl RequestView for View {
         &self.url
     }
     fn header(&self, name: &str) -> Option<String> {
-        self.req.headers().get(name).ok().flatten()
+        self.headers.get(name).ok().flatten()
     }
 }
 
@@ -109,6 +110,7 @@ pub fn serve(
     let (server, endpoint) = crate::authz::route(&policy.authz, Target::parse(url).path)?;
     let idx = policy.authz.iter().position(|s| std::ptr::eq(s, server))?;
     let view = View {
+        headers: req.headers(),
         req: Clone::clone(req),
         url: url.to_string(),
         method: method.to_string(),
@@ -213,6 +215,7 @@ async fn run(
                     endpoint,
                     view,
                     &path,
+                    env,
                     &kv,
                     ctx,
                     now_ms,
@@ -325,6 +328,7 @@ async fn finish(
     endpoint: Endpoint,
     view: &View,
     path: &str,
+    env: &JsValue,
     kv: &JsValue,
     ctx: JsValue,
     now_ms: u64,
@@ -364,6 +368,42 @@ async fn finish(
             let n = failed.len();
             let first = failed.swap_remove(0);
             done = flow::writes_failed(done, endpoint, format!("{n} failed; {first}"));
+            done.confirm = None;
+        }
+    }
+    // A family issued here: was it revoked while these records were written? Then they are
+    // written revoked again, after ours (docs/authorization-server.md, "The grant store").
+    if let Some(Need::Store {
+        instance,
+        op,
+        timeout_ms,
+    }) = done.confirm.take()
+    {
+        let ns =
+            Reflect::get(env, &JsValue::from_str(GRANTS_BINDING)).unwrap_or(JsValue::UNDEFINED);
+        let answer = wait(glue_grant_store(&ns, &instance, &op, timeout_ms as f64))
+            .await
+            .and_then(|v| {
+                serde_json::from_str::<Answer>(&v.as_string().unwrap_or_default())
+                    .map_err(|e| format!("unreadable grant store answer: {e}"))
+            });
+        done = flow::confirmed(done, server, endpoint, answer);
+        let timeout = server.store_timeout_ms as f64;
+        for p in &done.puts {
+            if let Err(e) = wait(glue_kv_put(
+                kv,
+                &p.key,
+                &p.value,
+                p.expiration as f64,
+                &p.metadata(),
+                timeout,
+            ))
+            .await
+            {
+                web_sys::console::error_1(&JsValue::from_str(&format!(
+                    "edge-interceptors: rewriting a revoked family's record failed: {e}"
+                )));
+            }
         }
     }
     if let Some(client_id) = &done.failed {

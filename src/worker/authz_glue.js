@@ -37,7 +37,16 @@ async function readAtMost(stream, max) {
 
 /** The request body, at most `max` bytes (null when larger), within `ms`. */
 export function readBody(req, max, ms) {
-  return withTimeout(readAtMost(req.body, max), ms, "reading the request body");
+  // A declared length (the runtime holds the body to it) is read in one call, or refused unread.
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  let read;
+  if (Number.isSafeInteger(declared) && declared >= 0) {
+    if (declared > max) return Promise.resolve(null);
+    read = req.arrayBuffer().then((b) => (b.byteLength > max ? null : new Uint8Array(b)));
+  } else {
+    read = readAtMost(req.body, max);
+  }
+  return withTimeout(read, ms, "reading the request body");
 }
 
 function kv(ns) {

@@ -93,6 +93,30 @@ impl World {
     }
 
     fn run(&mut self, ep: Endpoint, req: &TestRequest) -> Done {
+        let d = self.decide(ep, req);
+        self.land(ep, d)
+    }
+
+    /// Writes a decision's records, then confirms its family with the store (as the adapter).
+    fn land(&mut self, ep: Endpoint, d: Done) -> Done {
+        for p in &d.puts {
+            assert!(p.expiration == 0 || p.expiration > (self.now_ms / 1000) as i64 + 60);
+            self.kv.insert(p.key.clone(), p.value.clone());
+        }
+        let Some(Need::Store { op, .. }) = d.confirm.clone() else {
+            return d;
+        };
+        let op: Op = serde_json::from_str(&op).unwrap();
+        let answer = handle(&mut self.rows, &op, self.now_ms);
+        let d = confirmed(d, &self.server, ep, answer);
+        for p in &d.puts {
+            self.kv.insert(p.key.clone(), p.value.clone());
+        }
+        d
+    }
+
+    /// A decision, before its writes.
+    fn decide(&mut self, ep: Endpoint, req: &TestRequest) -> Done {
         self.draws = self.draws.wrapping_add(1);
         let mut bytes = [0u8; tokens::RANDOM_BYTES];
         for (i, b) in bytes.iter_mut().enumerate() {
@@ -126,15 +150,7 @@ impl World {
                 throttled,
             };
             match serve(&self.server, ep, &input, &known) {
-                Step::Done(d) => {
-                    for p in &d.puts {
-                        assert!(
-                            p.expiration == 0 || p.expiration > (self.now_ms / 1000) as i64 + 60
-                        );
-                        self.kv.insert(p.key.clone(), p.value.clone());
-                    }
-                    return d;
-                }
+                Step::Done(d) => return d,
                 Step::Need(needs) => {
                     for n in needs {
                         self.needs.push(n.clone());
@@ -536,6 +552,54 @@ fn the_code_flow_with_pkce_and_a_reused_code() {
         Some(("app", SECRET)),
     );
     assert_eq!(cause(&d), Some(Cause::FamilyRevoked));
+}
+
+#[test]
+fn a_family_revoked_while_its_records_are_written_stays_revoked() {
+    let mut w = World::new(Mode::Sensedia);
+    let d = w.grant_code(
+        json!({"client_id": "app", "redirect_uri": CB}),
+        Some(PROVISION),
+    );
+    let code = code_of(&d);
+    let form = format!("grant_type=authorization_code&code={code}");
+    let req = TestRequest::new("POST", "https://gw.example/oauth/access-token")
+        .with_header("content-type", "application/x-www-form-urlencoded")
+        .with_header("authorization", &basic("app", SECRET))
+        .with_body(form.as_bytes());
+    // A wins the code in the store, but its writes are slow...
+    let a = w.decide(Endpoint::AccessToken, &req);
+    assert_eq!(a.reply.status, 200);
+    assert!(a.confirm.is_some());
+    let access = body(&a)["access_token"].as_str().unwrap().to_string();
+    // ...B presents the code again: the family is revoked, B's writes land first...
+    let b = w.run(Endpoint::AccessToken, &req);
+    assert_eq!(cause(&b), Some(Cause::ReusedCode));
+    // ...then A's, unrevoked. The confirmation finds the family revoked and writes it again;
+    // A keeps its answer (it won the claim), its tokens end revoked.
+    let a = w.land(Endpoint::AccessToken, a);
+    assert_eq!(a.reply.status, 200);
+    assert_eq!(a.entries[1].cause, Some(Cause::FamilyRevoked));
+    assert_eq!(a.puts.len(), 2);
+    assert!(!w.passes("app", &access));
+    // Client credentials issue no family: nothing to confirm.
+    let d = w.token("grant_type=client_credentials", Some(("app", SECRET)));
+    assert!(d.confirm.is_none());
+    // No answer from the store at confirmation: a 503, nothing more written.
+    let d = w.grant_code(
+        json!({"client_id": "app", "redirect_uri": CB}),
+        Some(PROVISION),
+    );
+    let code = code_of(&d);
+    let req = TestRequest::new("POST", "https://gw.example/oauth/access-token")
+        .with_header("content-type", "application/x-www-form-urlencoded")
+        .with_header("authorization", &basic("app", SECRET))
+        .with_body(format!("grant_type=authorization_code&code={code}").as_bytes());
+    let d = w.decide(Endpoint::AccessToken, &req);
+    let d = confirmed(d, &w.server, Endpoint::AccessToken, Err("timed out".into()));
+    assert_eq!(d.reply.status, 503);
+    assert!(d.puts.is_empty());
+    assert_eq!(d.entries.last().unwrap().status, Some(503));
 }
 
 #[test]
