@@ -170,7 +170,9 @@ fs.writeFileSync(
 );
 
 async function wrk(job, seconds) {
-  const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`];
+  // --timeout 10s: wrk's 2 s default counts a token request that waits on a slow local KV write
+  // (SQLite, on a loaded machine) as a socket error; every job gets the same limit.
+  const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "10s"];
   if (job.kind === "token") args.push("-s", TOKEN_LUA);
   else if (job.token) args.push("-H", `client_id: ${CLIENT_ID}`, "-H", `access_token: ${job.token}`);
   args.push(job.url);
@@ -443,6 +445,17 @@ try {
   if (cmp.length > 1) {
     console.log("");
     table(cmp);
+  }
+  // What each token endpoint costs over the KV-write floor, from the runs of the same round.
+  const overFloor = (id) => {
+    if (!S[id]?.v.length || !S["kv-floor"]?.v.length) return null;
+    const fm = new Map(S["kv-floor"].v.map((x) => [x.round, x]));
+    const d = S[id].v.filter((x) => fm.has(x.round)).map((x) => x.cpuUs - fm.get(x.round).cpuUs);
+    return d.length ? `${f0(median(d))} (${f0(Math.min(...d))}–${f0(Math.max(...d))}) over ${d.length} rounds` : null;
+  };
+  for (const id of ["rust-token", "js-token"]) {
+    const o = overFloor(id);
+    if (o) console.log(`${id}: CPU µs/req above the KV-write floor, median of per-round differences (min–max): ${o}`);
   }
   console.log("");
   console.log("ratio of medians, and [median of per-round ratios]. CPU = utime+stime of the Worker's own workerd process ÷ requests wrk counted.");
