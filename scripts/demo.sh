@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: the gateway under `wrangler dev` on http://127.0.0.1:8787 with demo records seeded in
 # local KV by the records tool (edge-records), in front of a local demo origin on 127.0.0.1:8790.
+# Once the gateway answers, it gets a token from its own token endpoint and calls an API with it.
 # Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,17 +12,24 @@ PORT=${DEMO_PORT:-8787}
 echo "[demo] seeding local KV with the records tool (target/debug/edge-records)"
 cargo build --quiet -p edge-records
 R=target/debug/edge-records
-ALL=(--grant orders --grant catalog --grant status --grant partners --grant payments)
+ALL=(--grant orders --grant catalog --grant status --grant partners --grant payments --grant reports)
 # The demo app's RFC 9421 signing secret (a demo value: never use it for anything else).
 DEMO_HMAC=ZGVtby1obWFjLXNlY3JldC1mb3ItdGhlLWRlbW8tb25seQ==
+# The provision key grant-code asks of the login backend (a Worker secret; a demo value here).
+DEMO_PROVISION_KEY=demo-provision-key
+CALLBACK=http://127.0.0.1:8790/callback
 # Apps (--replace: every start resets them). The client secret is read from standard input.
 printf '%s\n' demo-secret | $R app create --client-id demo-app --name "Demo App" "${ALL[@]}" \
-  --extra-info '{"plan":"gold"}' --secret-stdin --replace >/dev/null
+  --extra-info '{"plan":"gold"}' --redirect-uri "$CALLBACK" --secret-stdin --replace >/dev/null
 printf '%s\n' "$DEMO_HMAC" | $R app key add demo-app --kid demo-hmac --hmac --base64 --replace >/dev/null
 $R app create --client-id demo-readonly --name "Read-only App" \
   --grant orders:list-orders,one-order --no-secret --replace >/dev/null
 $R app create --client-id demo-pending --name "Pending App" --status PENDING "${ALL[@]}" \
   --no-secret --replace >/dev/null
+# A public app (a single-page or mobile app): no secret; the code exchange with PKCE only.
+$R app create --client-id demo-spa --name "Demo SPA" --public --redirect-uri "$CALLBACK" \
+  --grant-type authorization_code --grant-type refresh_token --grant orders --grant reports \
+  --replace >/dev/null
 # Tokens, imported from standard input (never from the command line).
 printf '%s\n' demo-token-0001 | $R token import --app demo-app --grant-type client_credentials \
   --extra-info '{"user":"alice"}' --replace
@@ -68,6 +76,16 @@ cat <<MSG
     --method POST --url $G/payments/ --body '{"amount":10}' -H 'client_id: demo-app' --send
   node scripts/sign-request.mjs rfc9421 --alg hmac-sha256 --keyid demo-hmac --secret-base64 $DEMO_HMAC \
     --method POST --url $G/payments/ --body '{"amount":10}' --nonce once-only -H 'client_id: demo-app' --send
+  # Tokens from the gateway's own token endpoints (docs/authorization-server.md has one curl per
+  # grant): Sensedia's client credentials (201, token_type "access_token") ...
+  curl -s -X POST $G/oauth/access-token -u demo-app:demo-secret -d grant_type=client_credentials
+  # ... the login backend asking for a code, then the code exchanged (with a refresh token) ...
+  curl -s -X POST $G/oauth/grant-code -H 'Content-Type: application/json' -H 'x-provision-key: $DEMO_PROVISION_KEY' \
+    -d '{"client_id":"demo-app","redirect_uri":"$CALLBACK","state":"xyz","extra_info":{"user":"alice"}}'
+  curl -s -X POST $G/oauth/access-token -u demo-app:demo-secret -d grant_type=authorization_code -d code=<the code>
+  # ... and an RFC 6749 token (200, "Bearer") used as Authorization: Bearer on the reports API.
+  curl -s -X POST $G/oauth2/access-token -u demo-app:demo-secret -d grant_type=client_credentials
+  curl -i $G/reports/q3 -H 'Authorization: Bearer <the access_token>'
 
 [demo] Each decision's trace is shipped to a local log sink (scripts/demo-sink.mjs), which prints
 [demo] one [log-sink] line per entry below.
@@ -80,5 +98,33 @@ trap 'kill $ORIGIN_PID $SINK_PID 2>/dev/null || true' EXIT
 # Ship the trace to the demo sink (in wrangler.toml, [env.production.vars.LOGGING] does this for a
 # deployment). wrangler runs scripts/build.sh at start-up and again when its file watcher is
 # ready; the second run finds build/ up to date and does nothing, so the demo builds once.
+# The provision key is a secret in a deployment (wrangler secret put AUTHZ_PROVISION_KEY); the
+# demo passes its demo value as a variable. wrangler runs in the background (no key shortcuts)
+# so that the token step below can run once it answers.
 BUILD_PROFILE=dev npx wrangler dev --ip 127.0.0.1 --port "$PORT" \
-  --var 'LOGGING:{"endpoint":"http://127.0.0.1:8791/ingest","format":"ndjson","flush_ms":200}'
+  --var 'LOGGING:{"endpoint":"http://127.0.0.1:8791/ingest","format":"ndjson","flush_ms":200}' \
+  --var "AUTHZ_PROVISION_KEY:$DEMO_PROVISION_KEY" </dev/null &
+WRANGLER_PID=$!
+trap 'kill $ORIGIN_PID $SINK_PID $WRANGLER_PID 2>/dev/null || true' EXIT
+
+# The token step: a token from the gateway's token endpoint (Sensedia's request), then a call to
+# the orders API with it, as a Sensedia client makes them.
+for _ in $(seq 1 600); do
+  if ! kill -0 "$WRANGLER_PID" 2>/dev/null; then echo "[demo] wrangler dev stopped" >&2; exit 1; fi
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$G/.well-known/oauth-authorization-server/oauth")" = 200 ] && break
+  sleep 1
+done
+ANSWER=$(curl -s -X POST "$G/oauth/access-token" -u demo-app:demo-secret -d grant_type=client_credentials \
+  -w '\n%{http_code}')
+TOKEN=$(printf '%s' "$ANSWER" | head -1 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).access_token)}catch{}})')
+CALL=$(curl -s -o /dev/null -w '%{http_code}' "$G/orders/" -H 'client_id: demo-app' -H "access_token: $TOKEN")
+cat <<MSG
+
+[demo] The token step: a token from the gateway's own token endpoint, then an API call with it.
+  curl -s -X POST $G/oauth/access-token -u demo-app:demo-secret -d grant_type=client_credentials
+  -> $(printf '%s' "$ANSWER" | tail -1) $(printf '%s' "$ANSWER" | head -1)
+  curl -i $G/orders/ -H 'client_id: demo-app' -H 'access_token: $TOKEN'
+  -> $CALL
+
+MSG
+wait "$WRANGLER_PID"

@@ -46,6 +46,13 @@ if ! python3 -c 'import opentelemetry.proto.collector.logs.v1.logs_service_pb2' 
   python3 -m pip install --quiet --disable-pip-version-check opentelemetry-proto==1.45.2
 fi
 
+# The authorization server's third-party client test (tests/e2e/authz_python_client.py) runs
+# Authlib's OAuth 2.0 client (over requests) against the gateway's token endpoints.
+if ! python3 -c 'import authlib, requests, sys; sys.exit(authlib.__version__ != "1.9.10")' 2>/dev/null; then
+  say "installing authlib 1.9.10 and requests (Python, for the OAuth client test)"
+  python3 -m pip install --quiet --disable-pip-version-check authlib==1.9.10 joserfc==1.8.0 'requests>=2.32,<3'
+fi
+
 # The CSRF browser test (tests/e2e/csrf_browser.test.mjs) drives Debian's Chromium through
 # playwright-core, which never downloads a browser of its own.
 if [ ! -x /usr/bin/chromium ]; then

@@ -1,5 +1,7 @@
 //! `edge-records app ...`: create, show, list, set status, revoke / reinstate, set expiry,
-//! grant / withdraw, set extra info, and signature keys (`app key ...`, see [`super::keys`]).
+//! grant / withdraw, set extra info, signature keys (`app key ...`, see [`super::keys`]), and
+//! what the authorization server needs of an app (docs/authorization-server.md, "Apps"): client
+//! type, redirect URIs, allowed grant types, token lifetimes, introspection of any token.
 
 use super::error::{OpsError, Result};
 use super::grants::{self, G};
@@ -8,6 +10,7 @@ use super::store::{get_one, Entry};
 use super::util;
 use super::Ctx;
 use clap::{Args, Subcommand};
+use edge_interceptors::authz::{self, config::GrantType};
 use edge_interceptors::records::{self, APP_PREFIX};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -98,6 +101,84 @@ pub enum AppCmd {
     /// Signature keys (PEM or JWK public keys) and HMAC secrets of an app.
     #[command(subcommand)]
     Key(super::keys::KeyCmd),
+    /// The redirect URIs the authorization server's grant-code accepts for an app (exact match).
+    #[command(subcommand)]
+    RedirectUri(RedirectUriCmd),
+    /// Make an app confidential (it authenticates with a client secret) or public (a browser or
+    /// mobile app: client id alone, PKCE required, no secret). Public drops the stored secret
+    /// hash; confidential gives an app without a secret a new one (printed once) or the one on
+    /// standard input (--secret-stdin).
+    SetClientType {
+        client_id: String,
+        /// `confidential` or `public`.
+        client_type: String,
+        /// Read the new client secret from standard input instead of generating one.
+        #[arg(long)]
+        secret_stdin: bool,
+        #[command(flatten)]
+        dry: DryRun,
+    },
+    /// Narrow the grant types the authorization server allows an app (client_credentials,
+    /// authorization_code, refresh_token, password): a grant must be allowed by the server and
+    /// by the app. --server-default removes the narrowing.
+    SetGrantTypes {
+        client_id: String,
+        #[arg(
+            required_unless_present = "server_default",
+            conflicts_with = "server_default"
+        )]
+        grant_types: Vec<String>,
+        /// Allow whatever the server allows.
+        #[arg(long)]
+        server_default: bool,
+        #[command(flatten)]
+        dry: DryRun,
+    },
+    /// Shorten the lifetime of the tokens the authorization server issues to an app (the shorter
+    /// of this and the server's lifetime wins); `default` removes it.
+    SetTokenLifetime {
+        client_id: String,
+        /// Access tokens: a duration (`900s`, `15m`, `1h`) or `default`.
+        #[arg(long, value_name = "DURATION", required_unless_present = "refresh")]
+        access: Option<String>,
+        /// Refresh tokens: a duration (`12h`, `30d`) or `default`.
+        #[arg(long, value_name = "DURATION")]
+        refresh: Option<String>,
+        #[command(flatten)]
+        dry: DryRun,
+    },
+    /// Whether an app may introspect every app's tokens (an origin checking tokens), not only its
+    /// own: `yes` or `no`.
+    SetIntrospectAny {
+        client_id: String,
+        /// `yes` or `no`.
+        value: String,
+        #[command(flatten)]
+        dry: DryRun,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RedirectUriCmd {
+    /// Register redirect URIs: absolute, no fragment, stored exactly as given (grant-code compares
+    /// them byte for byte with what the client sends).
+    Add {
+        client_id: String,
+        #[arg(required = true, value_name = "URI")]
+        uris: Vec<String>,
+        #[command(flatten)]
+        dry: DryRun,
+    },
+    /// Remove redirect URIs.
+    Remove {
+        client_id: String,
+        #[arg(required = true, value_name = "URI")]
+        uris: Vec<String>,
+        #[command(flatten)]
+        dry: DryRun,
+    },
+    /// List an app's redirect URIs, one a line.
+    List { client_id: String },
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +210,26 @@ pub struct CreateArgs {
     /// No client secret (the app cannot use Client ID Secret Encoded).
     #[arg(long)]
     pub no_secret: bool,
+    /// A public app (a browser or mobile app): no client secret; at the authorization server it
+    /// authenticates by client id alone and must use PKCE.
+    #[arg(long, conflicts_with = "secret_stdin")]
+    pub public: bool,
+    /// A redirect URI the authorization server's grant-code accepts (repeat for more).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub redirect_uris: Vec<String>,
+    /// Narrow the authorization server's grant types for this app (repeat for more):
+    /// client_credentials, authorization_code, refresh_token, password.
+    #[arg(long = "grant-type", value_name = "GRANT")]
+    pub grant_types: Vec<String>,
+    /// Shorten the lifetime of the access tokens the authorization server issues to the app.
+    #[arg(long, value_name = "DURATION")]
+    pub access_token_lifetime: Option<String>,
+    /// Shorten the lifetime of its refresh tokens.
+    #[arg(long, value_name = "DURATION")]
+    pub refresh_token_lifetime: Option<String>,
+    /// The app may introspect every app's tokens, not only its own.
+    #[arg(long)]
+    pub introspect_any: bool,
     /// Replace an existing app with this client id (every field) instead of refusing.
     #[arg(long)]
     pub replace: bool,
@@ -245,7 +346,418 @@ pub fn run(ctx: &mut Ctx, cmd: AppCmd) -> Result<()> {
             })
         }
         AppCmd::Key(k) => super::keys::run(ctx, k),
+        AppCmd::RedirectUri(c) => redirect_uri(ctx, c),
+        AppCmd::SetClientType {
+            client_id,
+            client_type,
+            secret_stdin,
+            dry,
+        } => set_client_type(ctx, &client_id, &client_type, secret_stdin, dry.dry_run),
+        AppCmd::SetGrantTypes {
+            client_id,
+            grant_types,
+            server_default,
+            dry,
+        } => {
+            let wanted = if server_default {
+                None
+            } else {
+                Some(parse_grant_types(&grant_types)?)
+            };
+            let mut notes = Vec::new();
+            modify(ctx, &client_id, dry.dry_run, |o| {
+                let Some(list) = &wanted else {
+                    return Ok(o
+                        .remove("grant_types")
+                        .is_some()
+                        .then(|| "grant types: the server's".to_string()));
+                };
+                notes = check_grant_types(list, client_type_of(o)?)?;
+                Ok(set(o, "grant_types", json!(list))
+                    .then(|| format!("grant types {}", list.join(" "))))
+            })?;
+            for n in notes {
+                ctx.note(format!("warning: {n}"));
+            }
+            Ok(())
+        }
+        AppCmd::SetTokenLifetime {
+            client_id,
+            access,
+            refresh,
+            dry,
+        } => {
+            let parse = |v: &Option<String>| -> Result<Option<Option<u64>>> {
+                match v.as_deref() {
+                    None => Ok(None),
+                    Some("default") => Ok(Some(None)),
+                    Some(d) => Ok(Some(Some(parse_lifetime(d)?))),
+                }
+            };
+            let changes = [
+                ("access_token_lifetime_seconds", parse(&access)?),
+                ("refresh_token_lifetime_seconds", parse(&refresh)?),
+            ];
+            modify(ctx, &client_id, dry.dry_run, |o| {
+                let mut what = Vec::new();
+                for (field, change) in changes {
+                    let changed = match change {
+                        None => false,
+                        Some(None) => o.remove(field).is_some(),
+                        Some(Some(secs)) => set(o, field, json!(secs)),
+                    };
+                    if changed {
+                        what.push(match change {
+                            Some(Some(secs)) => format!("{field} {secs}"),
+                            _ => format!("{field} the server's"),
+                        });
+                    }
+                }
+                Ok((!what.is_empty()).then(|| what.join(", ")))
+            })?;
+            if changes
+                .iter()
+                .any(|(_, c)| matches!(c, Some(Some(s)) if *s > DEFAULT_LIFETIME_S))
+            {
+                ctx.note(LONGER_THAN_DEFAULT);
+            }
+            Ok(())
+        }
+        AppCmd::SetIntrospectAny {
+            client_id,
+            value,
+            dry,
+        } => {
+            let any = match value.to_ascii_lowercase().as_str() {
+                "yes" | "true" => true,
+                "no" | "false" => false,
+                _ => {
+                    return Err(OpsError::bad_input(format!(
+                        "{value:?}: expected yes or no"
+                    )))
+                }
+            };
+            modify(ctx, &client_id, dry.dry_run, |o| {
+                let changed = if any {
+                    set(o, "introspect_any", json!(true))
+                } else {
+                    o.remove("introspect_any").is_some()
+                };
+                Ok(changed.then(|| {
+                    if any {
+                        "may introspect any app's tokens".to_string()
+                    } else {
+                        "may introspect its own tokens only".to_string()
+                    }
+                }))
+            })
+        }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The authorization server's fields of an app record (docs/authorization-server.md, "Apps").
+
+/// The grant types an authorization server knows: the Worker's own list.
+pub const GRANT_TYPES: &[&str] = GrantType::NAMES;
+
+/// Grant types a public app (no secret) can never use.
+const CONFIDENTIAL_ONLY: &[&str] = &["client_credentials", "password"];
+
+/// The authorization server's default access and refresh token lifetime.
+const DEFAULT_LIFETIME_S: u64 = authz::config::DEFAULT_LIFETIME_S;
+
+/// The longest lifetime an authorization server accepts (366 days).
+const MAX_LIFETIME_S: u64 = authz::config::MAX_LIFETIME_S;
+
+const LONGER_THAN_DEFAULT: &str = "note: the shorter of the app's and the server's lifetime wins, so a lifetime above the server's (3600 s unless configured) changes nothing";
+
+/// Longest redirect URI accepted (grant-code's answer carries it, with the code and state).
+const MAX_REDIRECT_URI_BYTES: usize = 2048;
+
+/// Grant type names given on the command line: known, without repeats, in the order given.
+pub fn parse_grant_types(given: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for g in given {
+        if GrantType::parse(g).is_none() {
+            return Err(OpsError::bad_input(format!(
+                "grant type {g:?}: expected one of {}",
+                GRANT_TYPES.join(", ")
+            )));
+        }
+        if !out.contains(g) {
+            out.push(g.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses grant types a client of this type can never use; returns warnings for combinations
+/// that do less than they seem to.
+pub fn check_grant_types(list: &[String], public: bool) -> Result<Vec<String>> {
+    if public {
+        if let Some(g) = list
+            .iter()
+            .find(|g| CONFIDENTIAL_ONLY.contains(&g.as_str()))
+        {
+            return Err(OpsError::bad_input(format!(
+                "a public app cannot use {g} (it has no client secret); make it confidential first (app set-client-type ID confidential)"
+            )));
+        }
+    }
+    let mut notes = Vec::new();
+    let has = |g: &str| list.iter().any(|x| x == g);
+    if has("refresh_token") && !has("authorization_code") && !has("password") {
+        notes.push(
+            "refresh_token without authorization_code or password: refresh tokens come only with those grants, so the app never gets one".to_string(),
+        );
+    }
+    if has("password") {
+        notes.push(
+            "password works only at a server that lists it in `grants` and names a resource_owner_check".to_string(),
+        );
+    }
+    Ok(notes)
+}
+
+/// A token lifetime given on the command line, in whole seconds (1 s to 366 days).
+pub fn parse_lifetime(d: &str) -> Result<u64> {
+    let secs = util::parse_duration(d)?;
+    if secs < 1 || secs as u64 > MAX_LIFETIME_S {
+        return Err(OpsError::bad_input(format!(
+            "lifetime {d:?}: expected 1 s to 366 days"
+        )));
+    }
+    Ok(secs as u64)
+}
+
+/// Checks a redirect URI before it is registered: refused when grant-code could never match it
+/// or the RFCs forbid it; `Some(warning)` when it is allowed but risky or likely a mistake.
+pub fn check_redirect_uri(uri: &str) -> Result<Option<String>> {
+    let bad = |why: &str| Err(OpsError::bad_input(format!("redirect URI {uri:?}: {why}")));
+    if uri.is_empty() {
+        return bad("is empty");
+    }
+    if uri.len() > MAX_REDIRECT_URI_BYTES {
+        return bad(&format!("is longer than {MAX_REDIRECT_URI_BYTES} bytes"));
+    }
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad(
+            "contains a space, a line break or a control character (it is compared exactly)",
+        );
+    }
+    let parsed = match url::Url::parse(uri) {
+        Ok(u) => u,
+        Err(e) => {
+            return bad(&format!(
+                "is not an absolute URI ({e}); RFC 6749 §3.1.2 requires one"
+            ))
+        }
+    };
+    if parsed.fragment().is_some() {
+        return bad("has a fragment (#...), which RFC 6749 §3.1.2 forbids");
+    }
+    if uri.contains('*') {
+        return Ok(Some(format!(
+            "redirect URI {uri:?}: `*` is not a wildcard; the URI is compared exactly"
+        )));
+    }
+    if parsed.scheme() == "http" {
+        let loopback = matches!(
+            parsed.host(),
+            Some(url::Host::Ipv4(a)) if a.is_loopback()
+        ) || matches!(parsed.host(), Some(url::Host::Ipv6(a)) if a.is_loopback())
+            || parsed.host_str() == Some("localhost");
+        if !loopback {
+            return Ok(Some(format!(
+                "redirect URI {uri:?}: plain http to a host other than loopback; the code travels in clear text (RFC 9700 §2.1 asks for https)"
+            )));
+        }
+    }
+    if parsed.as_str() != uri {
+        return Ok(Some(format!(
+            "redirect URI {uri:?} is stored as given; note that it is usually written {:?}, and clients must send exactly the registered string",
+            parsed.as_str()
+        )));
+    }
+    Ok(None)
+}
+
+/// Whether the record says `"client_type": "public"`.
+fn client_type_of(o: &Obj) -> Result<bool> {
+    match o.get("client_type") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::String(s)) if s == "confidential" => Ok(false),
+        Some(Value::String(s)) if s == "public" => Ok(true),
+        Some(_) => Err(OpsError::new(
+            super::error::Exit::Malformed,
+            "client_type is neither \"confidential\" nor \"public\"; fix the app first",
+        )),
+    }
+}
+
+/// The stored redirect URIs (an absent field is none).
+fn redirect_uris_of(o: &Obj) -> Result<Vec<String>> {
+    match o.get("redirect_uris") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+            OpsError::new(
+                super::error::Exit::Malformed,
+                format!("redirect_uris is malformed: {e}"),
+            )
+        }),
+    }
+}
+
+fn redirect_uri(ctx: &mut Ctx, cmd: RedirectUriCmd) -> Result<()> {
+    match cmd {
+        RedirectUriCmd::Add {
+            client_id,
+            uris,
+            dry,
+        } => {
+            let mut warnings = Vec::new();
+            for u in &uris {
+                if let Some(w) = check_redirect_uri(u)? {
+                    warnings.push(w);
+                }
+            }
+            for w in warnings {
+                ctx.note(format!("warning: {w}"));
+            }
+            modify(ctx, &client_id, dry.dry_run, |o| {
+                let mut list = redirect_uris_of(o)?;
+                let before = list.len();
+                for u in &uris {
+                    if !list.contains(u) {
+                        list.push(u.clone());
+                    }
+                }
+                let added = list.len() - before;
+                o.insert("redirect_uris".into(), json!(list));
+                Ok((added > 0)
+                    .then(|| format!("{added} redirect URI(s) added; {} in all", list.len())))
+            })
+        }
+        RedirectUriCmd::Remove {
+            client_id,
+            uris,
+            dry,
+        } => modify(ctx, &client_id, dry.dry_run, |o| {
+            let mut list = redirect_uris_of(o)?;
+            if let Some(u) = uris.iter().find(|u| !list.contains(u)) {
+                return Err(OpsError::not_found(format!(
+                    "redirect URI {u:?} is not registered for app {client_id}"
+                )));
+            }
+            list.retain(|u| !uris.contains(u));
+            if list.is_empty() {
+                o.remove("redirect_uris");
+            } else {
+                o.insert("redirect_uris".into(), json!(list));
+            }
+            Ok(Some(format!(
+                "{} redirect URI(s) removed; {} left{}",
+                uris.len(),
+                list.len(),
+                if list.is_empty() {
+                    " (grant-code refuses the app)"
+                } else {
+                    ""
+                }
+            )))
+        }),
+        RedirectUriCmd::List { client_id } => {
+            let key = util::check_client_id(&client_id)?;
+            let o = load_app(ctx, &key, &client_id)?;
+            let list = redirect_uris_of(&o)?;
+            for u in &list {
+                ctx.say(u)?;
+            }
+            ctx.note(format!("{} redirect URI(s) of app {client_id}", list.len()));
+            Ok(())
+        }
+    }
+}
+
+fn set_client_type(
+    ctx: &mut Ctx,
+    client_id: &str,
+    client_type: &str,
+    secret_stdin: bool,
+    dry_run: bool,
+) -> Result<()> {
+    let public = match client_type.to_ascii_lowercase().as_str() {
+        "public" => true,
+        "confidential" => false,
+        _ => {
+            return Err(OpsError::bad_input(format!(
+                "client type {client_type:?}: expected confidential or public"
+            )))
+        }
+    };
+    if public && secret_stdin {
+        return Err(OpsError::bad_input(
+            "--secret-stdin gives a secret to a confidential app; a public app has none",
+        ));
+    }
+    // Read a given secret before anything is read from KV, so a bad one writes nothing.
+    let given = if secret_stdin {
+        Some(util::read_one_credential(ctx.stdin, "client secret")?)
+    } else {
+        None
+    };
+    let mut new_secret = None;
+    modify(ctx, client_id, dry_run, |o| {
+        if public {
+            if let Some(g) = o
+                .get("grant_types")
+                .and_then(Value::as_array)
+                .and_then(|l| {
+                    l.iter()
+                        .filter_map(Value::as_str)
+                        .find(|g| CONFIDENTIAL_ONLY.contains(g))
+                })
+            {
+                return Err(OpsError::bad_input(format!(
+                    "the app's grant types include {g}, which a public app cannot use; change them first (app set-grant-types)"
+                )));
+            }
+            let mut what = Vec::new();
+            if set(o, "client_type", json!("public")) {
+                what.push("public".to_string());
+            }
+            if o.remove("client_secret_sha256").is_some() {
+                what.push("its client secret hash removed".to_string());
+            }
+            return Ok((!what.is_empty()).then(|| what.join("; ")));
+        }
+        let mut what = Vec::new();
+        if o.remove("client_type").is_some() {
+            what.push("confidential".to_string());
+        }
+        let has_secret = o.get("client_secret_sha256").is_some_and(|v| !v.is_null());
+        if given.is_some() || !has_secret {
+            let (secret, generated) = match &given {
+                Some(s) => (s.clone(), false),
+                None => (util::new_client_secret(), true),
+            };
+            o.insert("client_secret_sha256".into(), json!(secret_hash(&secret)));
+            what.push(if generated {
+                "a new client secret (shown once; only its SHA-256 is stored)".to_string()
+            } else {
+                "the client secret from standard input (only its SHA-256 is stored)".to_string()
+            });
+            if generated && !dry_run {
+                new_secret = Some(secret);
+            }
+        }
+        Ok((!what.is_empty()).then(|| what.join("; ")))
+    })?;
+    if let Some(s) = new_secret {
+        ctx.say(format!("client_secret={s}"))?;
+    }
+    Ok(())
 }
 
 /// Sets `field` to `v`; true when that changed the record.
@@ -334,8 +846,46 @@ fn create(ctx: &mut Ctx, a: CreateArgs) -> Result<()> {
     if let Some(x) = &a.extra_info {
         obj.insert("extra_info".into(), util::parse_json_arg(x, "extra info")?);
     }
+    let mut warnings = Vec::new();
+    if a.public {
+        obj.insert("client_type".into(), json!("public"));
+    }
+    if !a.redirect_uris.is_empty() {
+        let mut list: Vec<String> = Vec::new();
+        for u in &a.redirect_uris {
+            warnings.extend(check_redirect_uri(u)?);
+            if !list.contains(u) {
+                list.push(u.clone());
+            }
+        }
+        obj.insert("redirect_uris".into(), json!(list));
+    }
+    if !a.grant_types.is_empty() {
+        let list = parse_grant_types(&a.grant_types)?;
+        warnings.extend(check_grant_types(&list, a.public)?);
+        obj.insert("grant_types".into(), json!(list));
+    }
+    for (field, given) in [
+        ("access_token_lifetime_seconds", &a.access_token_lifetime),
+        ("refresh_token_lifetime_seconds", &a.refresh_token_lifetime),
+    ] {
+        if let Some(d) = given {
+            let secs = parse_lifetime(d)?;
+            if secs > DEFAULT_LIFETIME_S {
+                warnings.push(LONGER_THAN_DEFAULT.trim_start_matches("note: ").to_string());
+            }
+            obj.insert(field.into(), json!(secs));
+        }
+    }
+    if a.introspect_any {
+        obj.insert("introspect_any".into(), json!(true));
+    }
+    warnings.dedup();
+    for w in warnings {
+        ctx.note(format!("warning: {w}"));
+    }
     // The secret: read before anything is checked in KV, so a bad one writes nothing.
-    let secret = if a.no_secret {
+    let secret = if a.no_secret || a.public {
         None
     } else if a.secret_stdin {
         Some((
@@ -382,6 +932,7 @@ fn create(ctx: &mut Ctx, a: CreateArgs) -> Result<()> {
         match &secret {
             Some((_, true)) => "; the client secret is shown once: only its SHA-256 is stored",
             Some((_, false)) => "; only the SHA-256 of the client secret is stored",
+            None if a.public => "; public: no client secret, PKCE required",
             None => "; no client secret",
         }
     ));

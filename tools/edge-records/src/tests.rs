@@ -10,6 +10,10 @@ use edge_interceptors::records::{self, Record};
 use serde_json::{json, Value};
 use std::path::Path;
 
+/// `app` and the authorization server's fields of an app (client type, redirect URIs, grant
+/// types, lifetimes, introspection).
+mod app_oauth;
+
 /// 2026-01-01T00:00:00Z
 const NOW: i64 = 1_767_225_600;
 
