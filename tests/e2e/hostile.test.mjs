@@ -616,8 +616,14 @@ async function generate(r) {
       });
     }
   }
+  // workerd itself answers these two 500 before any Worker runs (a plain JavaScript Worker gets
+  // the same: "invalid URL"; docs/reliability.md, "Hostile requests end to end"): allowed, and
+  // still never forwarded.
+  for (const [desc, p] of [['absolute-form target on another host', 'http://evil.example/oauth/x'], ['asterisk target', '*']]) {
+    add('path tricks', desc, { method: p === '*' ? 'OPTIONS' : 'GET', path: p, runtimeStatus: 500, headers: [['client_id', APP], ['access_token', TOKEN]] });
+  }
   for (const [desc, method, p] of [
-    ['absolute-form target on another host', 'GET', 'http://evil.example/oauth/x'], ['asterisk target', 'OPTIONS', '*'], ['lower-case method', 'get', '/oauth/x'],
+    ['lower-case method', 'get', '/oauth/x'],
     ['custom method', 'PROPFIND', '/oauth/x'], ['TRACE', 'TRACE', '/oauth/x'], ['a path of 8 KB', 'GET', `/oauth/${'p'.repeat(8000)}`],
     ['1,000 segments', 'GET', `/oauth${'/s'.repeat(1000)}`], ['query only', 'GET', '/?oauth'], ['empty base path', 'GET', '/'],
   ]) {
@@ -708,7 +714,7 @@ test(`hostile requests (seed ${SEED}): never a 5xx, never a pass without credent
         } else if (c.mayPass && res.status === 200) {
           passedOdd += 1;
           if (seen !== 1) failures.push(`${where}: 200 but the origin saw it ${seen} times`);
-        } else if (!DOCUMENTED.has(res.status)) {
+        } else if (!DOCUMENTED.has(res.status) && res.status !== c.runtimeStatus) {
           failures.push(`${where}: ${res.status} ${JSON.stringify(res.text.slice(0, 160))}`);
         } else if (seen !== 0) {
           failures.push(`${where}: answered ${res.status} but the origin saw it ${seen} times`);
