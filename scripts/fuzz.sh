@@ -4,6 +4,7 @@
 #   bash scripts/fuzz.sh                       # every target, 10,000,000 executions each
 #   bash scripts/fuzz.sh --runs 1000000 jwt    # one target, fewer executions
 #   bash scripts/fuzz.sh --cmin                # then minimize fuzz/corpus/<target> (cargo fuzz cmin)
+#   bash scripts/fuzz.sh --runs 0 --cmin       # only minimize what earlier campaigns found
 # Each target starts from fuzz/corpus/<target>, fuzz/regressions/<target> and the seeds of
 # fuzz/make_seeds.py, writes what it finds to fuzz/corpus-raw/<target> (not committed) and its
 # log to target/fuzz-logs/<target>.log; a crash stops the campaign with the input saved in
@@ -37,7 +38,8 @@ OPTS=(-s none --debug-assertions)
 (cd fuzz && "${FUZZ[@]}" build "${OPTS[@]}")
 
 FAILED=0
-for t in "${TARGETS[@]}"; do
+[ "$RUNS" = 0 ] && TO_RUN=() || TO_RUN=("${TARGETS[@]}")
+for t in "${TO_RUN[@]}"; do
   mkdir -p "fuzz/corpus-raw/$t" "fuzz/corpus/$t"
   dirs=("fuzz/corpus-raw/$t" "fuzz/corpus/$t" "fuzz/seeds/$t")
   [ -d "fuzz/regressions/$t" ] && dirs+=("fuzz/regressions/$t")
