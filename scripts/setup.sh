@@ -2,6 +2,7 @@
 # Installs what building and testing need, when it is missing. Idempotent; safe to run often.
 #   bash scripts/setup.sh          # Rust wasm target, worker-build, wasm-bindgen-cli, npm packages
 #   bash scripts/setup.sh --bench  # also wrk (load generator) from Debian's packages
+#   bash scripts/setup.sh --fuzz   # also the nightly toolchain and cargo-fuzz (scripts/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,7 +61,31 @@ if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
 fi
 
-if [ "${1:-}" = "--bench" ] && ! command -v wrk >/dev/null; then
+BENCH=0
+FUZZ=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) BENCH=1 ;;
+    --fuzz) FUZZ=1 ;;
+    *) say "unknown option $arg"; exit 2 ;;
+  esac
+done
+
+# Fuzzing only (never the default test path): libFuzzer needs the nightly toolchain, which
+# rustup installs; cargo-fuzz comes from crates.io at a pinned version.
+CARGO_FUZZ_VERSION=0.13.2
+if [ "$FUZZ" = 1 ]; then
+  if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    say "installing the nightly toolchain (for cargo-fuzz)"
+    rustup toolchain install nightly --profile minimal
+  fi
+  if ! cargo fuzz --version 2>/dev/null | grep -qw "$CARGO_FUZZ_VERSION"; then
+    say "installing cargo-fuzz $CARGO_FUZZ_VERSION (a few minutes, once)"
+    cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+  fi
+fi
+
+if [ "$BENCH" = 1 ] && ! command -v wrk >/dev/null; then
   say "installing wrk"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi
 fi

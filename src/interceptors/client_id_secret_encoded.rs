@@ -91,8 +91,8 @@ impl ClientIdSecretEncoded {
 }
 
 /// `Basic base64(id:secret)` → (id, secret). The scheme is case-insensitive and followed by
-/// exactly one space; nothing else is tolerated.
-fn decode(value: &str) -> Result<(String, String), &'static str> {
+/// exactly one space; nothing else is tolerated. Public for the fuzz target (`fuzz/`).
+pub fn decode(value: &str) -> Result<(String, String), &'static str> {
     let Some((scheme, encoded)) = value.split_once(' ') else {
         return Err("expected \"Basic <base64(client_id:client_secret)>\"");
     };

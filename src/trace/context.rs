@@ -17,7 +17,10 @@ pub struct TraceContext {
 impl TraceContext {
     /// Continues the incoming `traceparent` if it is valid, else starts a trace. `random` gives
     /// 24 random bytes: 16 for a new trace id (used only when starting), 8 for the span id.
-    pub fn from_header(header: Option<&str>, random: [u8; 24]) -> TraceContext {
+    pub fn from_header(header: Option<&str>, mut random: [u8; 24]) -> TraceContext {
+        if random[16..].iter().all(|b| *b == 0) {
+            random[23] = 1; // an all-zero span id is invalid as the origin's parent id
+        }
         let span_id = hex::encode(&random[16..]);
         if let Some((trace_id, parent, flags)) = header.and_then(parse) {
             return TraceContext {
@@ -144,6 +147,20 @@ mod tests {
             TraceContext::from_header(None, [0; 24]).trace_id,
             "0".repeat(32)
         );
+    }
+
+    #[test]
+    fn the_gateway_span_id_is_never_all_zero() {
+        // Found by the traceparent fuzz target: eight zero random bytes made the gateway send
+        // `00-<trace>-0000000000000000-01`, which the origin must ignore (W3C Trace Context).
+        let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        for header in [None, Some(incoming)] {
+            let c = TraceContext::from_header(header, [0; 24]);
+            assert_eq!(c.span_id, "0000000000000001");
+            let next = TraceContext::from_header(Some(&c.header()), R);
+            assert_eq!(next.parent_span_id.as_deref(), Some("0000000000000001"));
+            assert_eq!(next.trace_id, c.trace_id);
+        }
     }
 
     #[test]
