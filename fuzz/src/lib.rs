@@ -218,7 +218,7 @@ const MAX_LEEWAY_S: i64 = 10 * 366 * 86_400;
 /// `leeway` of chrono's minimum. Until that fix is merged, the harness leaves out exactly these
 /// inputs (the input that shows the bug is kept in the corpus: `fuzz/corpus/jwt/known-nbf-min`).
 /// Set to `false` once the fix has landed.
-pub const SKIP_KNOWN_NBF_BUG: bool = true;
+pub const SKIP_KNOWN_NBF_BUG: bool = false;
 
 fn hits_known_nbf_bug(c: &jwt_compact::Claims<Registered>, leeway_s: i64) -> bool {
     c.not_before.is_some_and(|nbf| {

@@ -80,8 +80,8 @@ pub fn worker_accepts(entry: &Value) -> std::result::Result<worker_keys::Key, St
 
 /// Whether a stored key can be used, and if not why: [`worker_accepts`] (`the Worker skips it:
 /// …`), and for a PEM key the tool's own reading too (`edge-records refuses it: …`): the
-/// Worker's PEM reader identifies the key type only, so an RSA modulus under 2048 bits or a
-/// malformed DER in a key written by hand is caught here.
+/// Worker's PEM reader checks the key type and an RSA modulus's size; the tool's reading also
+/// catches DER the Worker would read but the tool would not write.
 pub fn stored_key_usable(entry: &Value) -> std::result::Result<worker_keys::Key, String> {
     let key = worker_accepts(entry).map_err(|why| format!("the Worker skips it: {why}"))?;
     if let Some(pem) = entry.get("pem").and_then(Value::as_str) {

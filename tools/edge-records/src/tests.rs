@@ -1905,14 +1905,14 @@ fn app_keys_the_worker_cannot_use_are_refused_too() {
         "{}",
         o.err
     );
-    // An RSA key under 2048 bits written by hand (the Worker's PEM reader does not check the
-    // size): reported too.
+    // An RSA key under 2048 bits written by hand: the Worker's PEM reader refuses it as it
+    // refuses a short JWK modulus, and check reports it.
     app["signature_keys"] =
         json!([{"kid": "weak", "alg": "RS256", "pem": super::keys::tests::RSA_1024_PEM}]);
     t.store.insert("app:a", &app.to_string());
     let o = t.run(&["check"], "").ok();
     assert!(
-        o.err.contains("signature_keys[0] (kid \"weak\"): edge-records refuses it: an RSA key of 1024 bits; at least 2048 are required"),
+        o.err.contains("signature_keys[0] (kid \"weak\"): the Worker skips it: RSA modulus of 1024 bits; at least 2048 are required"),
         "{}",
         o.err
     );
