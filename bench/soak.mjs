@@ -9,7 +9,7 @@
 //                                 # failing/hanging, log sink down/hanging: what clients get
 //   node bench/soak.mjs all       # the three, in that order
 //
-// Environment (optional): SOAK_SECONDS=60 CONNECTIONS=32 FLOOD_REQUESTS=3000
+// Environment (optional): SOAK_SECONDS=60 CONNECTIONS=32 CACHE_MAX=10000 FLOOD_REQUESTS=3000
 // FLOOD_CONNECTIONS=50 FAULT_WAIT_S=40 RUST_BUILD=<worker-build output, default build/>
 // SOAK_KEEPALIVE=1 (reuse connections) SOAK_JSON=<file> (also write the raw figures there).
 //
@@ -44,6 +44,9 @@ const CONNECTIONS = num('CONNECTIONS', 32);
 const FLOOD_REQUESTS = num('FLOOD_REQUESTS', 3000);
 const FLOOD_CONNECTIONS = num('FLOOD_CONNECTIONS', 50);
 const FAULT_WAIT_S = num('FAULT_WAIT_S', 40);
+// The policy's cache.max_entries (the default is 10,000): a smaller one fills within seconds,
+// so that the memory curve shows whether anything grows besides the bounded caches.
+const CACHE_MAX = num('CACHE_MAX', 10_000);
 // A new connection per request; SOAK_KEEPALIVE=1 reuses connections (workerd under Miniflare
 // resets a kept-alive connection after a request whose body the Worker did not read, so denied
 // POSTs then cost the next request on that connection: see docs/reliability.md).
@@ -168,7 +171,7 @@ async function closedPort() {
 function policy(ports) {
   const o = (p) => `http://127.0.0.1:${p}`;
   return {
-    cache: { ttl_seconds: 30, negative_ttl_seconds: 5 },
+    cache: { ttl_seconds: 30, negative_ttl_seconds: 5, max_entries: CACHE_MAX },
     apis: [
       { name: 'orders', base_path: '/orders', origin: `${o(ports.origin)}/be`, interceptors: [{ type: 'oauth' }] },
       { name: 'at', base_path: '/at', origin: `${o(ports.origin)}/be`, interceptors: [{ type: 'access_token' }] },
@@ -316,7 +319,7 @@ const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
 async function soak(ports) {
   const gw = await startGateway(ports);
-  console.log(`\n## Soak: ${SOAK_SECONDS} s, ${CONNECTIONS} connections, mixed traffic (load average before: ${loadavg()})`);
+  console.log(`\n## Soak: ${SOAK_SECONDS} s, ${CONNECTIONS} connections, mixed traffic, cache.max_entries ${CACHE_MAX} (load average before: ${loadavg()})`);
   const s0 = await stats(gw.url);
   const samples = [{ t: 0, memory: s0.memory, rss: rssMb(gw.pid), requests: 0 }];
   const byKind = {};
