@@ -134,6 +134,17 @@ export function cpuTicks(pid) {
 
 export const CLK_TCK = Number((await execFileP("getconf", ["CLK_TCK"])).stdout.trim()) || 100;
 
+/** CPU time of all threads of `pid` in nanoseconds (/proc/<pid>/task/<tid>/schedstat). */
+export function cpuNs(pid) {
+  let ns = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
+    } catch {} // the thread ended
+  }
+  return ns;
+}
+
 /** CPU µs of `pid` between two tick readings. */
 export const ticksToUs = (ticks) => (ticks / CLK_TCK) * 1e6;
 
@@ -337,6 +348,7 @@ export async function startWorker(w) {
     compatibilityDate: compatibilityDate(),
     compatibilityFlags: compatibilityFlags(),
     kvNamespaces: ["RECORDS"],
+    ...(w.kvPersist ? { kvPersist: w.kvPersist } : {}),
     bindings: w.bindings ?? {},
     ...(w.durableObjects ? { durableObjects: w.durableObjects } : {}),
     cf: false,
