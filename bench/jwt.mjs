@@ -1,6 +1,7 @@
-// Benchmark of JWT Validation: the Rust Worker's `jwt` interceptor against a JavaScript twin doing
-// the same validation with `jose` (bench/workers/jwt-jose.js), beside a bare pass-through, in one
-// run, for HS256, ES256, EdDSA and RS256 under two workloads:
+// Benchmark of JWT Validation: the Rust Worker's `jwt` interceptor against its JavaScript twin
+// (bench/workers/twin.js: the same validation with `jose`, the same verdict cache per token, the
+// same gateway work), beside a bare pass-through, in one run, for HS256, ES256, EdDSA and RS256
+// under two workloads:
 //   repeated — every request carries the same token (clients reuse a token for many calls);
 //   distinct — every request carries a token never seen before (every signature verified cold).
 //
@@ -16,7 +17,7 @@
 //   RUST_BUILD=<dir>      worker-build output (default: <repo>/build)
 //   BENCH_JSON=<file>     also write every run's raw figures there
 //
-// Method as bench/run.mjs (TOOLCHAIN.md "Benchmarks"): origin in its own process, each Worker in
+// Method as bench/compare.mjs (TOOLCHAIN.md "Benchmarks"): origin in its own process, each Worker in
 // its own workerd process, wrk via async execFile, runs alternated every round, medians with
 // their spread, and CPU time per request of each Worker's own workerd process (utime+stime from
 // /proc/<pid>/stat ÷ requests wrk counted). For the distinct workload each Worker gets fresh
@@ -101,7 +102,7 @@ function token(alg, i) {
   return `${input}.${b64(signers[alg](input))}`;
 }
 
-// ---------------------------------------------------------------- /proc helpers (as bench/run.mjs)
+// ---------------------------------------------------------------- /proc helpers (as bench/lib.mjs)
 
 function statFields(pid) {
   const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -284,11 +285,11 @@ async function probe(url, t) {
   return { status: res.status, body: await res.text() };
 }
 
-async function bundleJose() {
-  const out = path.join(TMP, "jwt-jose.bundle.mjs");
+async function bundleTwin() {
+  const out = path.join(TMP, "twin.bundle.mjs");
   const esbuild = path.join(REPO, "node_modules/.bin/esbuild");
   await execFileP(esbuild, [
-    path.join(HERE, "workers/jwt-jose.js"),
+    path.join(HERE, "workers/twin.js"),
     "--bundle",
     "--format=esm",
     "--platform=neutral",
@@ -310,7 +311,7 @@ try {
   let workers = [
     { id: "js-pass", label: "JS pass-through", script: path.join(HERE, "workers/passthrough.js") },
     { id: "rust", label: "Rust jwt", script: rustEntry, root: RUST_BUILD, jwt: true },
-    { id: "jose", label: "JS jose", script: await bundleJose(), jwt: true },
+    { id: "jose", label: "JS twin (jose)", script: await bundleTwin(), jwt: true },
   ];
   for (const w of workers) w.root ??= path.dirname(w.script);
   if (process.env.ONLY) {
