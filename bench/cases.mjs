@@ -165,7 +165,7 @@ export const CASES = [
   },
   {
     id: "oauth-many",
-    label: "OAuth pass, 1,000 tokens in turn, trace on",
+    label: "OAuth pass, many tokens in turn (TOKENS, default 1,000), trace on",
     kind: "glue",
     interceptors: [{ type: "oauth" }],
     sample: 1,

@@ -14,7 +14,8 @@
 //   TOKENS=<n>            distinct tokens signed per algorithm (default: enough for the run at
 //                         4000 req/s; RS256 signing takes ~1 ms each)
 //   JTI=0                 tokens without jti (no revocation lookup in either Worker)
-//   RUST_BUILD=<dir>      worker-build output (default: <repo>/build)
+//   RUST_BUILD=<dir>      the Rust Worker (default: the deployable bundle in <repo>/target/dry-run,
+//                         from npx wrangler deploy --dry-run --outdir target/dry-run; build/ works too)
 //   BENCH_JSON=<file>     also write every run's raw figures there
 //
 // Method as bench/compare.mjs (TOOLCHAIN.md "Benchmarks"): origin in its own process, each Worker in
@@ -58,7 +59,7 @@ const WARMUP = num("WARMUP", 1);
 const ALGS = list("ALGS", ["HS256", "ES256", "EdDSA", "RS256"]);
 const WORKLOADS = list("WORKLOADS", ["repeated", "distinct"]);
 const WITH_JTI = process.env.JTI !== "0";
-const RUST_BUILD = path.resolve(process.env.RUST_BUILD || path.join(REPO, "build"));
+const RUST_BUILD = path.resolve(process.env.RUST_BUILD || path.join(REPO, "target/dry-run"));
 const TOKENS = num("TOKENS", Math.ceil(4000 * SECONDS * (ROUNDS + 1) + 4000 * WARMUP + 1000));
 
 const ISSUER = "https://idp.bench.example";
@@ -295,7 +296,6 @@ async function bundleTwin() {
     "--platform=neutral",
     "--main-fields=module,main",
     "--conditions=worker,browser",
-    "--minify",
     `--outfile=${out}`,
   ]);
   return out;
@@ -307,7 +307,7 @@ const CLK_TCK = Number((await execFileP("getconf", ["CLK_TCK"])).stdout.trim()) 
 let exitCode = 0;
 try {
   const rustEntry = ["index.js", "worker/shim.mjs", "shim.mjs"].map((r) => path.join(RUST_BUILD, r)).find((p) => fs.existsSync(p));
-  if (!rustEntry) throw new Error(`no Rust build in ${RUST_BUILD}: run bash scripts/build.sh first`);
+  if (!rustEntry) throw new Error(`no Rust build in ${RUST_BUILD}: run bash scripts/build.sh && npx wrangler deploy --dry-run --outdir target/dry-run first`);
   let workers = [
     { id: "js-pass", label: "JS pass-through", script: path.join(HERE, "workers/passthrough.js") },
     { id: "rust", label: "Rust jwt", script: rustEntry, root: RUST_BUILD, jwt: true },

@@ -89,7 +89,8 @@ export async function rustBundle(dir = process.env.RUST_BUNDLE || path.join(REPO
   return { root: copy, script: path.join(copy, "index.js"), wasm: path.join(copy, wasm[0]), from: dir, builtAt: stat.mtime };
 }
 
-/** Bundles a JavaScript Worker with esbuild (the one wrangler ships), as wrangler would. */
+/** Bundles a JavaScript Worker with esbuild (the one wrangler ships), as `wrangler deploy` does by
+ * default (bundled, not minified: the Rust Worker's bundle is not minified either). */
 export async function bundle(entry, outDir) {
   const out = path.join(outDir, path.basename(entry).replace(/\.js$/, ".bundle.mjs"));
   await execFileP(path.join(REPO, "node_modules/.bin/esbuild"), [
@@ -99,7 +100,6 @@ export async function bundle(entry, outDir) {
     "--platform=neutral",
     "--main-fields=module,main",
     "--conditions=worker,browser",
-    "--minify",
     `--outfile=${out}`,
   ]);
   return out;

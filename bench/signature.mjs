@@ -24,7 +24,7 @@
 //   ROUNDS=5 SECONDS=3 LAT_SECONDS=2 CONNECTIONS=10 THREADS=2 WARMUP=1
 //   ONLY=pass,cid,rsa256,rsa224,hmac,ed-nonce,ed-none,p256-nonce,p256-none,js-body-sha256,js-body-hmac,js-9421-ed25519
 //   BODY_BYTES=1024       request body size (the same JSON body for every variant)
-//   RUST_BUILD=<dir>      worker-build output (default: <repo>/build; copied at start, so a
+//   RUST_BUILD=<dir>      the Rust Worker (default: the deployable bundle, <repo>/target/dry-run; copied at start, so a
 //                         rebuild during the run does not change what is measured)
 //   BENCH_JSON=<file>     also write every run's raw figures there
 //
@@ -73,7 +73,7 @@ const CONNECTIONS = num("CONNECTIONS", 10);
 const THREADS = Math.min(num("THREADS", 2), CONNECTIONS);
 const WARMUP = num("WARMUP", 1);
 const BODY_BYTES = num("BODY_BYTES", 1024);
-const RUST_BUILD_SRC = path.resolve(process.env.RUST_BUILD || path.join(REPO, "build"));
+const RUST_BUILD_SRC = path.resolve(process.env.RUST_BUILD || path.join(REPO, "target/dry-run"));
 
 const CLIENT = "bench-app";
 const RFC_KEYS = JSON.parse(fs.readFileSync(path.join(REPO, "tests/fixtures/rfc9421/keys.json"), "utf8")).keys;
@@ -439,7 +439,7 @@ let exitCode = 0;
 try {
   // A private copy of the build: other work may rebuild build/ during the run.
   if (!["index.js", "worker/shim.mjs", "shim.mjs"].some((r) => fs.existsSync(path.join(RUST_BUILD_SRC, r)))) {
-    throw new Error(`no Rust build in ${RUST_BUILD_SRC}: run bash scripts/build.sh first`);
+    throw new Error(`no Rust build in ${RUST_BUILD_SRC}: run bash scripts/build.sh && npx wrangler deploy --dry-run --outdir target/dry-run first`);
   }
   const rustRoot = path.join(TMP, "build");
   fs.cpSync(RUST_BUILD_SRC, rustRoot, { recursive: true });
@@ -452,7 +452,6 @@ try {
     "--platform=neutral",
     "--main-fields=module,main",
     "--conditions=worker,browser",
-    "--minify",
     `--outfile=${twinScript}`,
   ]);
 
