@@ -58,7 +58,9 @@ export function material({ manyTokens = 1000, jwtAlg = "ES256", bodyBytes = 1024
     [`token:${sha256hex(TOKEN)}`]: { client_id: CLIENT_ID, revoked: false },
     [`jwt-issuer:${ISSUER}`]: { keys: [{ ...publicJwk, kid: jwtAlg.toLowerCase(), alg: jwtAlg }] },
   };
-  for (const t of manyTokenList) kv[`token:${sha256hex(t)}`] = { client_id: CLIENT_ID, revoked: false };
+  // The many-tokens case's records, seeded only where that case runs.
+  const manyKv = {};
+  for (const t of manyTokenList) manyKv[`token:${sha256hex(t)}`] = { client_id: CLIENT_ID, revoked: false };
 
   const jwtSigner = {
     HS256: (input) => createHmac("sha256", Buffer.from(fixture.HS256.k, "base64url")).update(input).digest(),
@@ -86,6 +88,7 @@ export function material({ manyTokens = 1000, jwtAlg = "ES256", bodyBytes = 1024
   const rsaPem = rsa.privateKey.export({ type: "pkcs8", format: "pem" });
   return {
     kv,
+    manyKv,
     manyTokenList,
     jwtAlg,
     jwt,
@@ -171,6 +174,7 @@ export const CASES = [
     sample: 1,
     expect: 200,
     denial: DENIALS.token,
+    kv: (m) => ({ ...m.kv, ...m.manyKv }),
     poolSize: (m) => m.manyTokenList.length,
     pool: (m, i) => GET(oauthHeaders(m.manyTokenList[i % m.manyTokenList.length])),
     note: "records cached (30 s TTL: each token's record is read again every 30 s on both sides)",

@@ -163,9 +163,10 @@ try {
   for (const c of cases) {
     const bindings = { POLICY: policy(c, origin.url, APIS) };
     if (c.logging) bindings.LOGGING = { endpoint: `${origin.url}/sink`, format: "ndjson" };
+    const kv = c.kv ? c.kv(m) : m.kv;
     c.workers = {
-      rust: { id: `${c.id}/rust`, impl: "rust", script: rust.script, root: rust.root, bindings, kv: m.kv },
-      twin: { id: `${c.id}/twin`, impl: "twin", script: twinScript, root: tmp, bindings, kv: m.kv },
+      rust: { id: `${c.id}/rust`, impl: "rust", script: rust.script, root: rust.root, bindings, kv },
+      twin: { id: `${c.id}/twin`, impl: "twin", script: twinScript, root: tmp, bindings, kv },
       bare,
     };
     for (const impl of ["rust", "twin"]) Object.assign(c.workers[impl], await L.startWorker(c.workers[impl]));

@@ -21,11 +21,20 @@
 // shows as a large "(anonymous)" built-in here, larger than it costs without a profiler (compare
 // oauth with oauth-notrace in bench/compare.mjs for its real cost).
 
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import * as L from "./lib.mjs";
-import { CASES, line, material, policy, prepare, REQ_PATH } from "./cases.mjs";
+import { fileURLToPath } from "node:url";
+
+// The inspector speaks WebSocket: Node 22 has it built in, Node 20 behind a flag.
+if (typeof globalThis.WebSocket !== "function") {
+  const r = spawnSync(process.execPath, ["--experimental-websocket", fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" });
+  process.exit(r.status ?? 1);
+}
+const L = await import("./lib.mjs");
+const { CASES, line, material, policy, prepare, REQ_PATH } = await import("./cases.mjs");
+
 
 const CASE = process.env.CASE || "oauth";
 const IMPLS = L.list("IMPL", ["rust", "twin"]);
@@ -46,25 +55,24 @@ const freePort = () =>
     });
   });
 
-/** A minimal Chrome DevTools Protocol client over `ws` (Miniflare's own dependency). */
+/** A minimal Chrome DevTools Protocol client over the runtime's WebSocket. */
 async function inspector(url) {
-  const { default: WebSocket } = await import(path.join(L.REPO, "node_modules/ws/index.js"));
   const ws = new WebSocket(url);
   await new Promise((resolve, reject) => {
-    ws.once("open", resolve);
-    ws.once("error", reject);
+    ws.onopen = resolve;
+    ws.onerror = () => reject(new Error(`cannot connect to the inspector at ${url}`));
   });
   let id = 0;
   const pending = new Map();
-  ws.on("message", (data) => {
-    const msg = JSON.parse(data.toString());
+  ws.onmessage = (event) => {
+    const msg = JSON.parse(String(event.data));
     if (msg.id && pending.has(msg.id)) {
       const { resolve, reject } = pending.get(msg.id);
       pending.delete(msg.id);
       if (msg.error) reject(new Error(`${msg.error.message}`));
       else resolve(msg.result);
     }
-  });
+  };
   return {
     send: (method, params = {}) =>
       new Promise((resolve, reject) => {
@@ -119,7 +127,7 @@ try {
 
   for (const impl of IMPLS) {
     const script = impl === "rust" ? rust.script : twinScript;
-    const w = { id: `profile-${impl}`, script, root: impl === "rust" ? rust.root : tmp, bindings, kv: m.kv, inspectorPort: await freePort() };
+    const w = { id: `profile-${impl}`, script, root: impl === "rust" ? rust.root : tmp, bindings, kv: kase.kv ? kase.kv(m) : m.kv, inspectorPort: await freePort() };
     Object.assign(w, await L.startWorker(w));
     const targets = await (await fetch(`http://127.0.0.1:${w.inspectorPort}/json`)).json();
     const target = targets.find((t) => t.id === `core:user:${w.id}`);
