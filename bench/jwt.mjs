@@ -265,7 +265,11 @@ async function startWorker(w, originUrl) {
     host: "127.0.0.1",
     port: 0,
     handleRuntimeStdio(stdout, stderr) {
-      stdout.resume();
+      // Console lines are not shown, except a trap or panic (a Worker that stops answering).
+      let alarms = 0;
+      createInterface({ input: stdout }).on("line", (l) => {
+        if (/panicked|Critical|RuntimeError|unreachable/.test(l) && alarms++ < 5) console.error(`[${w.id} console] ${l.slice(0, 500)}`);
+      });
       let shown = 0;
       createInterface({ input: stderr }).on("line", (l) => {
         if (shown++ < 10) console.error(`[${w.id} stderr] ${l}`);

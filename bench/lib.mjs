@@ -357,13 +357,16 @@ export async function startWorker(w) {
     ...(w.inspectorPort ? { inspectorPort: w.inspectorPort } : {}),
     handleRuntimeStdio(stdout, stderr) {
       let partial = "";
+      let alarms = 0;
       stdout.on("data", (chunk) => {
         for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) w.stdoutLines++;
-        if (w.keepLines) {
-          const text = partial + chunk.toString("utf8");
-          const lines = text.split("\n");
-          partial = lines.pop();
-          for (const l of lines) if (w.keepLines.length < 1000) w.keepLines.push(l);
+        const text = partial + chunk.toString("utf8");
+        const lines = text.split("\n");
+        partial = lines.pop();
+        for (const l of lines) {
+          if (w.keepLines && w.keepLines.length < 1000) w.keepLines.push(l);
+          // A trap or a panic is shown (a Worker that stops answering says why here).
+          if (/panicked|Critical|RuntimeError|unreachable executed/.test(l) && alarms++ < 5) console.error(`[${w.id} console] ${l.slice(0, 500)}`);
         }
       });
       let shown = 0;

@@ -97,7 +97,7 @@ try {
 // Crate → the direct dependencies of edge-interceptors that bring it in (cargo tree, wasm32).
 const via = new Map();
 try {
-  const tree = execFileSync("cargo", ["tree", "--target", "wasm32-unknown-unknown", "-e", "normal", "--prefix", "depth", "-p", "edge-interceptors"], { cwd: REPO, stdio: ["ignore", "pipe", "ignore"] }).toString();
+  const tree = execFileSync("cargo", ["tree", "--target", "wasm32-unknown-unknown", "-e", "normal", "--no-dedupe", "--prefix", "depth", "-p", "edge-interceptors"], { cwd: REPO, stdio: ["ignore", "pipe", "ignore"] }).toString();
   let top = null;
   for (const l of tree.split("\n")) {
     const m = /^(\d+)([A-Za-z0-9_-]+) /.exec(l);
