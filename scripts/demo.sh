@@ -77,6 +77,8 @@ node scripts/demo-sink.mjs &
 SINK_PID=$!
 trap 'kill $ORIGIN_PID $SINK_PID 2>/dev/null || true' EXIT
 
-# Ship the trace to the demo sink (in wrangler.toml, [vars.LOGGING] does this for a deployment).
+# Ship the trace to the demo sink (in wrangler.toml, [env.production.vars.LOGGING] does this for a
+# deployment). wrangler runs scripts/build.sh at start-up and again when its file watcher is
+# ready; the second run finds build/ up to date and does nothing, so the demo builds once.
 BUILD_PROFILE=dev npx wrangler dev --ip 127.0.0.1 --port "$PORT" \
   --var 'LOGGING:{"endpoint":"http://127.0.0.1:8791/ingest","format":"ndjson","flush_ms":200}'

@@ -14,8 +14,8 @@ step "relative links in README.md and docs/"
 node scripts/check-links.mjs
 step "cargo clippy (host)"
 cargo clippy --workspace --all-targets -- -D warnings
-step "cargo clippy (wasm32-unknown-unknown)"
-cargo clippy -p edge-interceptors --target wasm32-unknown-unknown --all-targets -- -D warnings
+step "cargo clippy (wasm32-unknown-unknown, with the test-build features)"
+cargo clippy -p edge-interceptors --target wasm32-unknown-unknown --all-targets --all-features -- -D warnings
 step "cargo test (host: the Worker crate, its layer check, the records tool)"
 cargo test --workspace
 step "build the Worker"

@@ -10,12 +10,15 @@
 //! 3. [`records`] — KV records, their per-isolate cache, per-isolate hashing.
 //! 4. [`trace`] — trace entries, trace context, shipping buffers and encoders.
 //! 5. [`interceptors`] — one file per interceptor, and what they ask of the runtime.
-//! 6. [`gateway`] — the policy compiler, the sans-I/O pipeline, the forwarding plan.
-//! 7. `worker` — wasm32 only: the adapter to the Workers runtime, the trace shipper, the nonce
+//! 6. [`authz`] — the authorization server's endpoints (Sensedia's token endpoints and the RFC
+//!    ones), sans I/O, and the grant store's rules.
+//! 7. [`gateway`] — the policy compiler, the sans-I/O pipeline, the forwarding plan.
+//! 8. `worker` — wasm32 only: the adapter to the Workers runtime, the trace shipper, the nonce
 //!    store Durable Object and the JavaScript glue beside them.
 //!
 //! Everything but `worker` is plain Rust, tested on the host with `cargo test`.
 
+pub mod authz;
 pub mod base;
 pub mod crypto;
 pub mod gateway;

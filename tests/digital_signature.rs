@@ -157,6 +157,8 @@ struct Gateway {
     nonces: HashMap<String, u64>,
     /// How much later than the request's arrival the store sees a claim (a slow body).
     store_delay_ms: u64,
+    /// The nonce store does not answer in time (the adapter's limit fired).
+    store_times_out: bool,
     body_reads: usize,
     verifications: usize,
 }
@@ -178,6 +180,7 @@ impl Gateway {
             store,
             nonces: HashMap::new(),
             store_delay_ms: 0,
+            store_times_out: false,
             body_reads: 0,
             verifications: 0,
         }
@@ -237,7 +240,9 @@ impl Gateway {
                         // As nonce_store.rs: late when the window has closed by the store's
                         // clock; replayed while a live claim holds the key; else claimed.
                         let store_now = now_ms + self.store_delay_ms;
-                        let answer = if claim.until_ms <= store_now {
+                        let answer = if self.store_times_out {
+                            Settled::TimedOut("did not answer within 5000 ms".into())
+                        } else if claim.until_ms <= store_now {
                             Settled::Late
                         } else if self.nonces.get(&claim.key).is_some_and(|&u| u > store_now) {
                             Settled::No
@@ -832,6 +837,29 @@ fn rfc9421_a_claim_that_reaches_the_store_after_the_window_is_refused() {
 }
 
 #[test]
+fn rfc9421_a_nonce_store_too_slow_to_answer_fails_closed() {
+    let (r, body) = rfc_request("B.2.1");
+    let mut gw = Gateway::new(hms(json!({})));
+    gw.store_times_out = true;
+    let d = gw.run(&r, body.as_deref(), NOW);
+    match &d.answer {
+        Answer::Reply(r) => assert_eq!((r.status, &*r.body), (503, "Service Unavailable")),
+        Answer::Forward(_) => panic!("passed: {:?}", d.trace),
+    }
+    let e = d
+        .trace
+        .entries
+        .iter()
+        .find(|e| e.interceptor == "digital_signature")
+        .unwrap();
+    assert_eq!(e.cause, Some(Cause::StoreTimeout));
+    assert_eq!(d.outcome, Outcome::Fault);
+    // Once the store answers, the same request passes (nothing was claimed or cached).
+    gw.store_times_out = false;
+    passed(&gw.run(&r, body.as_deref(), NOW));
+}
+
+#[test]
 fn rfc9421_nonces_belong_to_the_key_not_to_the_app_presenting_it() {
     // Two apps registered with the same key: a request replayed under the other client id
     // (client_id is not covered) is still a replay.
@@ -884,4 +912,50 @@ fn rfc9421_a_keyed_content_digest_does_not_count_as_covering_the_body() {
         HMS_MSG,
         Cause::MissingComponent,
     );
+}
+
+/// Issue 12: WebCrypto rejects an Ed25519 signature of the wrong length (instead of answering
+/// false), which the adapter took for an unusable key (500). Signatures of a fixed-length
+/// algorithm (ed25519, ecdsa-p256-sha256) with another length are bad signatures (401),
+/// decided without handing them to the runtime.
+#[test]
+fn rfc9421_a_signature_of_the_wrong_length_is_a_bad_signature_not_a_fault() {
+    for (section, valid_len) in [("B.2.6", 64usize), ("B.2.5", 32)] {
+        let (r, body) = rfc_request(section);
+        for len in [0usize, 1, 3, 63, 65, 128, 512] {
+            if len == valid_len {
+                continue;
+            }
+            let mut gw = Gateway::new(hms(json!({})));
+            let label = rfc_case(section)["signature"]
+                .as_str()
+                .unwrap()
+                .split('=')
+                .next()
+                .unwrap()
+                .to_string();
+            let sig = format!("{label}=:{}:", STANDARD.encode(vec![7u8; len]));
+            let d = gw.run(&replace_header(&r, "Signature", &sig), body.as_deref(), NOW);
+            denied(&d, HMS_MSG, Cause::BadSignature);
+            assert_eq!(
+                gw.verifications, 0,
+                "{section} {len}: nothing for WebCrypto"
+            );
+            let e = d
+                .trace
+                .entries
+                .iter()
+                .find(|e| e.interceptor == "digital_signature")
+                .unwrap();
+            if section == "B.2.6" {
+                assert!(
+                    e.detail
+                        .as_deref()
+                        .unwrap()
+                        .contains(&format!("is {len} bytes; a valid one is 64")),
+                    "{e:?}"
+                );
+            }
+        }
+    }
 }

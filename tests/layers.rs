@@ -15,6 +15,7 @@ const LAYERS: &[&str] = &[
     "records",
     "trace",
     "interceptors",
+    "authz",
     "gateway",
     "worker",
 ];

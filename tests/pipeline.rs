@@ -250,6 +250,93 @@ fn malformed_records_and_store_faults_fail_closed() {
     };
     assert_eq!(reply(&d), (503, "Service Unavailable"));
     assert_eq!(d.trace.entries[0].cause, Some(Cause::StoreUnavailable));
+
+    // A store too slow to answer (the adapter's time limit fired): 503, its own cause.
+    fetched.insert(
+        "app:a".to_string(),
+        Slot::TimedOut("KV read did not answer within 5000 ms".into()),
+    );
+    let source = Layered {
+        fetched: &fetched,
+        cache: &cache,
+        now_ms: NOW_MS,
+    };
+    let Step::Done(d) = decide(&policy, &input, &source) else {
+        panic!()
+    };
+    assert_eq!(reply(&d), (503, "Service Unavailable"));
+    assert_eq!(d.trace.entries[0].cause, Some(Cause::StoreTimeout));
+    assert!(d.trace.entries[0]
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("within 5000 ms"));
+}
+
+#[test]
+fn each_api_has_its_origin_time_limit() {
+    let mut p = policy();
+    p["timeouts"] = json!({"origin_ms": 12_000, "kv_ms": 700, "nonce_store_ms": 900});
+    p["apis"][0]["origin_timeout_ms"] = json!(2_500);
+    p["apis"].as_array_mut().unwrap().push(json!({
+        "name": "other", "base_path": "/other", "origin": "https://other.example"
+    }));
+    let policy = compile(&p).unwrap();
+    assert_eq!(
+        (policy.timeouts.kv_ms, policy.timeouts.nonce_store_ms),
+        (700, 900)
+    );
+    let cache = RecordCache::new(policy.cache);
+    let fetched = HashMap::new();
+    let plan_for = |url: &str| {
+        let req = TestRequest::new("GET", url);
+        let input = Input {
+            req: &req,
+            now_ms: NOW_MS,
+            request_id: "r",
+        };
+        let source = Layered {
+            fetched: &fetched,
+            cache: &cache,
+            now_ms: NOW_MS,
+        };
+        match decide(&policy, &input, &source) {
+            Step::Done(Decision {
+                answer: Answer::Forward(plan),
+                ..
+            }) => plan.timeout_ms,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        plan_for("https://gw/other/x"),
+        12_000,
+        "the policy's default"
+    );
+    let own = policy.apis.iter().find(|a| &*a.name == "orders").unwrap();
+    assert_eq!(own.origin_timeout_ms, 2_500, "the API's own limit");
+    let mut g = Gateway::new(p.clone());
+    g.put(
+        "app:a",
+        json!({"name": "A", "status": "APPROVED", "access": [{"api": "orders"}]}),
+    );
+    let r = TestRequest::new("GET", "https://gw/orders/").with_header("client_id", "a");
+    match g.run(&r, NOW_MS).answer {
+        Answer::Forward(plan) => assert_eq!(plan.timeout_ms, 2_500),
+        other => panic!("{other:?}"),
+    }
+    // Bounds: every problem listed.
+    p["timeouts"] = json!({"origin_ms": 0, "kv_ms": 60_001, "nonce_store_ms": -1});
+    p["apis"][0]["origin_timeout_ms"] = json!(600_001);
+    let all = compile(&p).unwrap_err().to_string();
+    for want in [
+        "policy.timeouts.origin_ms: 0 is out of range; must be between 1 and 600000",
+        "policy.timeouts.kv_ms: 60001 is out of range; must be between 1 and 60000",
+        "policy.timeouts.nonce_store_ms: expected a whole number of at least 0",
+        ".origin_timeout_ms: 600001 is out of range; must be between 1 and 600000",
+    ] {
+        assert!(all.contains(want), "missing {want:?} in:\n{all}");
+    }
 }
 
 #[test]
@@ -274,5 +361,7 @@ fn the_shipped_example_policy_compiles() {
     let doc: toml::Value = toml::from_str(&text).unwrap();
     let policy = serde_json::to_value(&doc["vars"]["POLICY"]).unwrap();
     let p = compile(&policy).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(p.apis.len(), 5);
+    assert_eq!(p.apis.len(), 6);
+    let servers: Vec<&str> = p.authz.iter().map(|s| &*s.base_path).collect();
+    assert_eq!(servers, vec!["/oauth2", "/oauth"]);
 }

@@ -100,6 +100,28 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// A whole number that must lie in `min..=max`: every number a policy can set is bounded
+    /// here, so that no setting can make the arithmetic that uses it overflow. Out of range:
+    /// reported, and `None` (the caller's default stands in while the policy is refused anyway).
+    pub fn opt_u64_in(
+        &mut self,
+        key: &'static str,
+        min: u64,
+        max: u64,
+        errs: &mut Vec<String>,
+    ) -> Option<u64> {
+        let n = self.opt_u64(key, errs)?;
+        if (min..=max).contains(&n) {
+            Some(n)
+        } else {
+            errs.push(format!(
+                "{}.{key}: {n} is out of range; must be between {min} and {max}",
+                self.path
+            ));
+            None
+        }
+    }
+
     pub fn opt_f64(&mut self, key: &'static str, errs: &mut Vec<String>) -> Option<f64> {
         let v = self.get(key)?;
         match v.as_f64() {

@@ -114,7 +114,9 @@ pub fn extract(
             Some(Ok(value)) => return Extracted::Found { value, place },
         }
     }
-    Extracted::Missing { place: places[0] }
+    Extracted::Missing {
+        place: places.first().copied().unwrap_or(Place::Header),
+    }
 }
 
 /// Marker: a name present more than once.

@@ -145,12 +145,21 @@ impl Element {
         }
     }
 
+    fn rendered(&self, place: Place) -> &Rendered {
+        let [header, query, cookie] = &self.rendered;
+        match place {
+            Place::Header => header,
+            Place::QueryParam => query,
+            Place::Cookie => cookie,
+        }
+    }
+
     pub fn body(&self, place: Place) -> Arc<str> {
-        self.rendered[place.index()].body.clone()
+        self.rendered(place).body.clone()
     }
 
     pub fn trace_line(&self, place: Place, no_access: bool) -> Arc<str> {
-        let r = &self.rendered[place.index()];
+        let r = self.rendered(place);
         if no_access {
             r.no_access.clone()
         } else {

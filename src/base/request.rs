@@ -32,8 +32,8 @@ impl<'a> Target<'a> {
     /// a client never sends, is dropped.
     pub fn parse(url: &'a str) -> Target<'a> {
         let url = url.split('#').next().unwrap_or("");
-        let after_scheme = match url.find("://") {
-            Some(i) => &url[i + 3..],
+        let after_scheme = match url.split_once("://") {
+            Some((_, rest)) => rest,
             None => url,
         };
         let rest = if url.contains("://") {

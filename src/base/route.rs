@@ -33,7 +33,7 @@ impl Pattern {
         let mut segments = Vec::with_capacity(parts.len());
         for (i, p) in parts.iter().enumerate() {
             let seg = if *p == "*" {
-                if i + 1 != parts.len() {
+                if i.saturating_add(1) != parts.len() {
                     return Err(format!("path {s:?}: '*' may only be the last segment"));
                 }
                 Segment::Rest
@@ -60,24 +60,16 @@ impl Pattern {
         if self.segments.is_empty() {
             return parts.is_empty();
         }
-        let mut i = 0;
+        let mut parts = parts.into_iter();
         for seg in &self.segments {
-            match seg {
-                Segment::Rest => return true,
-                Segment::Param => {
-                    if i >= parts.len() || parts[i].is_empty() {
-                        return false;
-                    }
-                }
-                Segment::Literal(l) => {
-                    if i >= parts.len() || parts[i] != l {
-                        return false;
-                    }
-                }
+            match (seg, parts.next()) {
+                (Segment::Rest, _) => return true,
+                (Segment::Param, Some(p)) if !p.is_empty() => {}
+                (Segment::Literal(l), Some(p)) if p == l.as_str() => {}
+                _ => return false,
             }
-            i += 1;
         }
-        i == parts.len()
+        parts.next().is_none()
     }
 }
 

@@ -8,25 +8,34 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     } else {
         let split = s.len().checked_sub(6)?;
         let (base, zone) = (s.get(..split)?, s.get(split..)?);
-        let sign = match zone.as_bytes()[0] {
-            b'+' => 1,
-            b'-' => -1,
-            _ => return None,
+        let (negative, hm) = if let Some(hm) = zone.strip_prefix('+') {
+            (false, hm)
+        } else {
+            (true, zone.strip_prefix('-')?)
         };
-        let (h, m) = zone[1..].split_once(':')?;
+        let (h, m) = hm.split_once(':')?;
         let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
-        if h > 23 || m > 59 {
+        if !(0..=23).contains(&h) || !(0..=59).contains(&m) {
             return None;
         }
-        (base, sign * (h * 3600 + m * 60))
+        // At most 23:59: no overflow.
+        let offset = h.saturating_mul(3600).saturating_add(m.saturating_mul(60));
+        (
+            base,
+            if negative {
+                offset.saturating_neg()
+            } else {
+                offset
+            },
+        )
     };
     if local.len() < 19 {
         return None;
     }
     let t = humantime::parse_rfc3339_weak(local).ok()?;
     let secs = match t.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
+        Ok(d) => i64::try_from(d.as_secs()).ok()?,
+        Err(e) => i64::try_from(e.duration().as_secs()).ok()?.checked_neg()?,
     };
-    Some(secs - offset_s)
+    secs.checked_sub(offset_s)
 }

@@ -122,8 +122,9 @@ impl BodyAlg {
     pub fn parse(name: &str) -> Result<BodyAlg, BodySigError> {
         BodyAlg::NAMES
             .iter()
-            .position(|n| *n == name)
-            .map(|i| BodyAlg::ALL[i])
+            .zip(BodyAlg::ALL)
+            .find(|(n, _)| **n == name)
+            .map(|(_, a)| a)
             .ok_or_else(|| BodySigError::UnknownAlgorithm(name.to_string()))
     }
 
@@ -139,7 +140,11 @@ impl BodyAlg {
 
     /// The Java name.
     pub fn name(self) -> &'static str {
-        BodyAlg::NAMES[self as usize]
+        BodyAlg::ALL
+            .iter()
+            .zip(BodyAlg::NAMES)
+            .find(|(a, _)| **a == self)
+            .map_or("?", |(_, n)| n)
     }
 
     /// Why the algorithm is refused, as configuration error text; `None` when it is usable.
@@ -274,22 +279,16 @@ impl RsaKey {
     /// The modulus size in bits.
     pub fn bits(&self) -> usize {
         use rsa::traits::PublicKeyParts;
-        self.key.size() * 8
+        self.key.size().saturating_mul(8)
     }
 }
 
 /// The label and bytes of the first PEM block in `pem`.
 fn pem_decode(pem: &str) -> Option<(&str, Vec<u8>)> {
-    let begin = pem.find("-----BEGIN ")?;
-    let rest = &pem[begin + 11..];
-    let label_end = rest.find("-----")?;
-    let label = &rest[..label_end];
-    let body = &rest[label_end + 5..];
-    let end = body.find(&format!("-----END {label}-----"))?;
-    let b64: String = body[..end]
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
+    let (_, rest) = pem.split_once("-----BEGIN ")?;
+    let (label, body) = rest.split_once("-----")?;
+    let (b64, _) = body.split_once(&format!("-----END {label}-----"))?;
+    let b64: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let der = B64.decode(b64).ok()?;
     Some((label, der))
 }

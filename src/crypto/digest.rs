@@ -83,7 +83,7 @@ pub fn check_content_digest(field: &str, body: &[u8]) -> Result<DigestAlg, Diges
         .map_err(|e| DigestError::Malformed(e.to_string()))?;
     let mut best: Option<DigestAlg> = None;
     for (i, (name, member)) in dict.iter().enumerate() {
-        if dict[..i].iter().any(|(n, _)| n == name) {
+        if dict.iter().take(i).any(|(n, _)| n == name) {
             return Err(DigestError::Malformed(format!("{name} occurs twice")));
         }
         let Some(alg) = DigestAlg::parse(name) else {

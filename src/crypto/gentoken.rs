@@ -127,7 +127,9 @@ fn tag(key: &HmacSha256, kind: Kind, bound: &[Option<&str>]) -> [u8; TAG_BYTES] 
     }
     let full = m.finalize().into_bytes();
     let mut out = [0u8; TAG_BYTES];
-    out.copy_from_slice(&full[..TAG_BYTES]);
+    for (o, b) in out.iter_mut().zip(full) {
+        *o = b;
+    }
     out
 }
 

@@ -185,14 +185,19 @@ impl Algorithm {
     pub fn parse(name: &str) -> Result<Algorithm, Error> {
         Algorithm::NAMES
             .iter()
-            .position(|n| *n == name)
-            .map(|i| Algorithm::ALL[i])
+            .zip(Algorithm::ALL)
+            .find(|(n, _)| **n == name)
+            .map(|(_, a)| a)
             .ok_or_else(|| Error::UnknownAlgorithm(name.to_string()))
     }
 
     /// The registry name.
     pub fn name(self) -> &'static str {
-        Algorithm::NAMES[self as usize]
+        Algorithm::ALL
+            .iter()
+            .zip(Algorithm::NAMES)
+            .find(|(a, _)| **a == self)
+            .map_or("?", |(_, n)| n)
     }
 
     /// The signature length where it is fixed (HMAC 32, ECDSA `r||s` 64, Ed25519 64).
@@ -570,7 +575,7 @@ pub fn signature_base_with(
     let mut out = String::new();
     for (i, c) in sig.components.iter().enumerate() {
         let id = c.serialize();
-        if sig.components[..i].iter().any(|o| o.same_as(c)) {
+        if sig.components.iter().take(i).any(|o| o.same_as(c)) {
             return Err(Error::DuplicateComponent(id));
         }
         let value = if c.is_derived() {
@@ -663,27 +668,21 @@ fn derived_value(method: &str, url: &str, c: &Component, id: &str) -> Result<Str
 /// Host and port of an absolute URL, lowercased, without userinfo or the scheme's default
 /// port (RFC 9110 §4.2.3).
 fn authority(url: &str) -> Option<String> {
-    let i = url.find("://")?;
-    let scheme = url[..i].to_ascii_lowercase();
-    let rest = &url[i + 3..];
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let mut auth = &rest[..end];
-    if let Some(at) = auth.rfind('@') {
-        auth = &auth[at + 1..];
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let mut auth = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if let Some((_, host)) = auth.rsplit_once('@') {
+        auth = host;
     }
     if auth.is_empty() {
         return None;
     }
     let auth = auth.to_ascii_lowercase();
-    let port_at = match auth.rfind(':') {
-        Some(p) if !auth[p..].contains(']') => Some(p),
-        _ => None,
-    };
-    if let Some(p) = port_at {
-        let port = &auth[p + 1..];
+    // A port follows the last ':' unless that ':' is inside an IPv6 literal (`[::1]`).
+    if let Some((host, port)) = auth.rsplit_once(':').filter(|(_, p)| !p.contains(']')) {
         let default = matches!((scheme.as_str(), port), ("https", "443") | ("http", "80"));
         if default || port.is_empty() {
-            return Some(auth[..p].to_string());
+            return Some(host.to_string());
         }
     }
     Some(auth)

@@ -54,7 +54,7 @@ impl SigJob {
         h.update(self.wc.hash.unwrap_or("").as_bytes());
         h.update([0]);
         h.update(self.wc.named_curve.unwrap_or("").as_bytes());
-        u64::from_be_bytes(h.finalize()[..8].try_into().expect("8 bytes"))
+        crate::crypto::be_u64(&h.finalize())
     }
 }
 
@@ -84,7 +84,11 @@ impl NonceClaim {
             h.update(part);
         }
         let d = h.finalize();
-        let shard = u32::from_be_bytes(d[..4].try_into().expect("4 bytes")) % shards.max(1);
+        // The first 4 bytes of the digest, spread over at least one shard.
+        let shard = u32::try_from(crate::crypto::be_u64(&d) >> 32)
+            .unwrap_or_default()
+            .checked_rem(shards.max(1))
+            .unwrap_or_default();
         let key = hex::encode(d);
         NonceClaim {
             id: format!("nonce:{key}"),
@@ -123,6 +127,8 @@ pub enum Settled {
     TooLarge,
     /// The runtime could not answer (key import failed, store unreachable): a fault.
     Failed(Arc<str>),
+    /// The nonce store did not answer within its time limit: a fault (503).
+    TimedOut(Arc<str>),
 }
 
 #[cfg(test)]

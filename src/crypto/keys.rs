@@ -82,11 +82,19 @@ impl Alg {
 
     /// The algorithm named `s` in a JOSE header or a key (exact, case-sensitive).
     pub fn parse(s: &str) -> Option<Alg> {
-        Alg::NAMES.iter().position(|n| *n == s).map(|i| Alg::ALL[i])
+        Alg::NAMES
+            .iter()
+            .zip(Alg::ALL)
+            .find(|(n, _)| **n == s)
+            .map(|(_, a)| a)
     }
 
     pub fn name(self) -> &'static str {
-        Alg::NAMES[self as usize]
+        Alg::ALL
+            .iter()
+            .zip(Alg::NAMES)
+            .find(|(a, _)| **a == self)
+            .map_or("?", |(_, n)| n)
     }
 
     pub fn kind(self) -> Kind {
@@ -300,8 +308,7 @@ fn id_of(parts: &[&[u8]]) -> u64 {
         h.update((p.len() as u64).to_be_bytes());
         h.update(p);
     }
-    let d = h.finalize();
-    u64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
+    crate::crypto::be_u64(&h.finalize())
 }
 
 fn b64url(bytes: &[u8]) -> String {
@@ -310,7 +317,7 @@ fn b64url(bytes: &[u8]) -> String {
 
 fn strip_leading_zeros(b: &[u8]) -> &[u8] {
     let n = b.iter().take_while(|x| **x == 0).count();
-    &b[n..]
+    b.get(n..).unwrap_or_default()
 }
 
 /// One key of a set.
@@ -424,7 +431,7 @@ fn jwk_material(jwk: &Value, alg: Option<Alg>, source: Source) -> Result<(Kind, 
     Ok(match jwk.get("kty").and_then(Value::as_str) {
         Some("RSA") => {
             let (n, e) = (member(jwk, "n")?, member(jwk, "e")?);
-            let bits = strip_leading_zeros(&n).len() * 8;
+            let bits = strip_leading_zeros(&n).len().saturating_mul(8);
             if bits < 2048 {
                 return Err(format!(
                     "RSA modulus of {bits} bits; at least 2048 are required"
@@ -533,7 +540,7 @@ fn spki_kind(der: &[u8]) -> Option<Kind> {
     const EC: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
     const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
     const ED25519: &[u8] = &[0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70];
-    let head = &der[..der.len().min(32)];
+    let head = der.get(..32).unwrap_or(der);
     let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
     if der.first() != Some(&0x30) {
         None
@@ -573,14 +580,14 @@ pub fn select(
     let live = |k: &&Arc<Key>| k.not_after.is_none_or(|t| now_s < t);
     // The common case, without allocating: exactly one candidate, and it fits.
     let mut only: Option<&Arc<Key>> = None;
-    let mut candidates = 0;
+    let mut candidates: usize = 0;
     for k in all.clone() {
         let candidate = match kid {
             Some(kid) => k.kid.as_deref() == Some(kid),
             None => k.pinned(allowed) == Some(alg) && live(&k),
         };
         if candidate {
-            candidates += 1;
+            candidates = candidates.saturating_add(1);
             only = Some(k);
         }
     }

@@ -115,15 +115,25 @@ impl<'a> Parser<'a> {
         self.s.get(self.i).copied()
     }
 
+    /// Moves past the byte just peeked.
+    fn bump(&mut self) {
+        self.i = self.i.saturating_add(1);
+    }
+
+    /// The bytes from `start` to the current position (empty if `start` is past it).
+    fn since(&self, start: usize) -> &'a [u8] {
+        self.s.get(start..self.i).unwrap_or_default()
+    }
+
     fn skip_sp(&mut self) {
         while self.peek() == Some(b' ') {
-            self.i += 1;
+            self.bump();
         }
     }
 
     fn skip_ows(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t')) {
-            self.i += 1;
+            self.bump();
         }
     }
 
@@ -146,7 +156,7 @@ impl<'a> Parser<'a> {
             if self.peek() != Some(b',') {
                 return self.err("expected ',' between list members");
             }
-            self.i += 1;
+            self.bump();
             self.skip_ows();
             if self.i == self.s.len() {
                 return self.err("trailing ',' in list");
@@ -160,7 +170,7 @@ impl<'a> Parser<'a> {
         while self.i < self.s.len() {
             let key = self.key()?;
             let member = if self.peek() == Some(b'=') {
-                self.i += 1;
+                self.bump();
                 self.member()?
             } else {
                 Member::Item(Item {
@@ -176,7 +186,7 @@ impl<'a> Parser<'a> {
             if self.peek() != Some(b',') {
                 return self.err("expected ',' between dictionary members");
             }
-            self.i += 1;
+            self.bump();
             self.skip_ows();
             if self.i == self.s.len() {
                 return self.err("trailing ',' in dictionary");
@@ -194,13 +204,13 @@ impl<'a> Parser<'a> {
     }
 
     fn inner_list(&mut self) -> Result<InnerList, SfvError> {
-        self.i += 1; // '('
+        self.bump(); // '('
         let mut items = Vec::new();
         loop {
             self.skip_sp();
             match self.peek() {
                 Some(b')') => {
-                    self.i += 1;
+                    self.bump();
                     let params = self.params()?;
                     return Ok(InnerList { items, params });
                 }
@@ -224,11 +234,11 @@ impl<'a> Parser<'a> {
     fn params(&mut self) -> Result<Params, SfvError> {
         let mut out = Vec::new();
         while self.peek() == Some(b';') {
-            self.i += 1;
+            self.bump();
             self.skip_sp();
             let key = self.key()?;
             let value = if self.peek() == Some(b'=') {
-                self.i += 1;
+                self.bump();
                 self.bare_item()?
             } else {
                 BareItem::Boolean(true)
@@ -241,7 +251,7 @@ impl<'a> Parser<'a> {
     fn key(&mut self) -> Result<String, SfvError> {
         let start = self.i;
         match self.peek() {
-            Some(c) if c.is_ascii_lowercase() || c == b'*' => self.i += 1,
+            Some(c) if c.is_ascii_lowercase() || c == b'*' => self.bump(),
             _ => return self.err("expected a key (lowercase letter or '*')"),
         }
         while let Some(c) = self.peek() {
@@ -249,12 +259,12 @@ impl<'a> Parser<'a> {
                 || c.is_ascii_digit()
                 || matches!(c, b'_' | b'-' | b'.' | b'*')
             {
-                self.i += 1;
+                self.bump();
             } else {
                 break;
             }
         }
-        Ok(ascii(&self.s[start..self.i]))
+        Ok(ascii(self.since(start)))
     }
 
     fn bare_item(&mut self) -> Result<BareItem, SfvError> {
@@ -271,76 +281,78 @@ impl<'a> Parser<'a> {
     fn number(&mut self) -> Result<BareItem, SfvError> {
         let negative = self.peek() == Some(b'-');
         if negative {
-            self.i += 1;
+            self.bump();
         }
         let start = self.i;
         let mut dot: Option<usize> = None;
         while let Some(c) = self.peek() {
             if c.is_ascii_digit() {
-                self.i += 1;
+                self.bump();
             } else if c == b'.' && dot.is_none() {
-                if self.i - start > 12 {
+                if self.i.saturating_sub(start) > 12 {
                     return self.err("decimal with more than 12 integer digits");
                 }
                 dot = Some(self.i);
-                self.i += 1;
+                self.bump();
             } else {
                 break;
             }
-            let len = self.i - start;
+            let len = self.i.saturating_sub(start);
             if (dot.is_none() && len > 15) || (dot.is_some() && len > 16) {
                 return self.err("number too long");
             }
         }
-        let digits = &self.s[start..self.i];
-        let sign = if negative { -1 } else { 1 };
+        let digits = self.since(start);
+        let signed = |v: i64| if negative { v.saturating_neg() } else { v };
         match dot {
             None => {
                 if digits.is_empty() {
                     return self.err("expected a digit");
                 }
-                Ok(BareItem::Integer(sign * digits_value(digits)))
+                Ok(BareItem::Integer(signed(digits_value(digits))))
             }
             Some(d) => {
-                let int = &self.s[start..d];
-                let frac = &self.s[d + 1..self.i];
+                let int = self.s.get(start..d).unwrap_or_default();
+                let frac = self.since(d.saturating_add(1));
                 if int.is_empty() || frac.is_empty() || frac.len() > 3 {
                     return self.err("decimal needs 1-12 integer and 1-3 fraction digits");
                 }
                 let mut thousandths = digits_value(frac);
                 for _ in frac.len()..3 {
-                    thousandths *= 10;
+                    thousandths = thousandths.saturating_mul(10);
                 }
-                Ok(BareItem::Decimal(
-                    sign * (digits_value(int) * 1000 + thousandths),
-                ))
+                Ok(BareItem::Decimal(signed(
+                    digits_value(int)
+                        .saturating_mul(1000)
+                        .saturating_add(thousandths),
+                )))
             }
         }
     }
 
     fn string(&mut self) -> Result<BareItem, SfvError> {
-        self.i += 1; // '"'
+        self.bump(); // '"'
         let mut out = String::new();
         loop {
             match self.peek() {
                 None => return self.err("unterminated string"),
                 Some(b'"') => {
-                    self.i += 1;
+                    self.bump();
                     return Ok(BareItem::String(out));
                 }
                 Some(b'\\') => {
-                    self.i += 1;
+                    self.bump();
                     match self.peek() {
                         Some(c @ (b'"' | b'\\')) => {
                             out.push(c as char);
-                            self.i += 1;
+                            self.bump();
                         }
                         _ => return self.err("bad escape in string"),
                     }
                 }
                 Some(c @ 0x20..=0x7e) => {
                     out.push(c as char);
-                    self.i += 1;
+                    self.bump();
                 }
                 Some(_) => return self.err("character not allowed in string"),
             }
@@ -349,23 +361,23 @@ impl<'a> Parser<'a> {
 
     fn token(&mut self) -> Result<BareItem, SfvError> {
         let start = self.i;
-        self.i += 1;
+        self.bump();
         while let Some(c) = self.peek() {
             if is_tchar(c) || c == b':' || c == b'/' {
-                self.i += 1;
+                self.bump();
             } else {
                 break;
             }
         }
-        Ok(BareItem::Token(ascii(&self.s[start..self.i])))
+        Ok(BareItem::Token(ascii(self.since(start))))
     }
 
     fn byte_seq(&mut self) -> Result<BareItem, SfvError> {
-        self.i += 1; // ':'
+        self.bump(); // ':'
         let start = self.i;
         while let Some(c) = self.peek() {
             if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=') {
-                self.i += 1;
+                self.bump();
             } else {
                 break;
             }
@@ -373,8 +385,8 @@ impl<'a> Parser<'a> {
         if self.peek() != Some(b':') {
             return self.err("unterminated byte sequence");
         }
-        let content = &self.s[start..self.i];
-        self.i += 1;
+        let content = self.since(start);
+        self.bump();
         match BYTES_LENIENT.decode(content) {
             Ok(bytes) => Ok(BareItem::ByteSeq(bytes)),
             Err(_) => Err(SfvError {
@@ -385,13 +397,13 @@ impl<'a> Parser<'a> {
     }
 
     fn boolean(&mut self) -> Result<BareItem, SfvError> {
-        self.i += 1; // '?'
+        self.bump(); // '?'
         let v = match self.peek() {
             Some(b'1') => true,
             Some(b'0') => false,
             _ => return self.err("expected ?0 or ?1"),
         };
-        self.i += 1;
+        self.bump();
         Ok(BareItem::Boolean(v))
     }
 }
@@ -404,8 +416,11 @@ const BYTES_LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPur
 );
 
 fn digits_value(d: &[u8]) -> i64 {
-    // At most 15 digits: cannot overflow.
-    d.iter().fold(0i64, |acc, c| acc * 10 + i64::from(c - b'0'))
+    // At most 15 digits: cannot overflow (saturating all the same).
+    d.iter().fold(0i64, |acc, c| {
+        acc.saturating_mul(10)
+            .saturating_add(i64::from(c.saturating_sub(b'0')))
+    })
 }
 
 fn ascii(b: &[u8]) -> String {
@@ -518,7 +533,11 @@ fn last_wins<T>(entries: Vec<(String, T)>) -> Vec<(String, T)> {
     let mut out: Vec<(String, T)> = Vec::with_capacity(entries.len());
     for (k, v) in entries {
         match index.get(&k) {
-            Some(&i) => out[i].1 = v,
+            Some(&i) => {
+                if let Some(slot) = out.get_mut(i) {
+                    slot.1 = v;
+                }
+            }
             None => {
                 index.insert(k.clone(), out.len());
                 out.push((k, v));

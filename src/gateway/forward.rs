@@ -34,6 +34,8 @@ pub struct ForwardPlan {
     /// and `access-control-expose-headers` appended, others set. Empty for most calls, and then
     /// the origin's response is handed back untouched.
     pub response_headers: Vec<(String, String)>,
+    /// How long the origin may take to send its response headers (ms); past it, a 504.
+    pub timeout_ms: u64,
 }
 
 /// Headers the adapter deletes from every forwarded request: the hop-by-hop headers the
@@ -115,7 +117,11 @@ pub fn plan(
     }
 
     let mut url = String::with_capacity(
-        origin.len() + rest.len() + 1 + query.as_ref().map_or(0, String::len),
+        origin
+            .len()
+            .saturating_add(rest.len())
+            .saturating_add(1)
+            .saturating_add(query.as_ref().map_or(0, String::len)),
     );
     url.push_str(origin);
     url.push_str(rest);
@@ -128,6 +134,7 @@ pub fn plan(
         remove,
         set,
         response_headers: Vec::new(),
+        timeout_ms: crate::gateway::policy::Timeouts::default().origin_ms,
     }
 }
 

@@ -23,6 +23,8 @@ pub struct Reply {
     pub body: Arc<str>,
     /// `Allow` header for 405.
     pub allow: Option<String>,
+    /// `WWW-Authenticate` header for a 401 (Bearer mode of Access Token Validation).
+    pub challenge: Option<&'static str>,
 }
 
 impl Reply {
@@ -36,6 +38,7 @@ impl Reply {
             500 => "Internal Server Error",
             502 => "Bad Gateway",
             503 => "Service Unavailable",
+            504 => "Gateway Timeout",
             _ => "Error",
         };
         Reply {
@@ -43,6 +46,7 @@ impl Reply {
             content_type: "text/plain; charset=utf-8",
             body: body.into(),
             allow: None,
+            challenge: None,
         }
     }
 }
@@ -168,6 +172,7 @@ pub fn decide(policy: &Policy, input: &Input<'_>, records: &dyn RecordSource) ->
                     content_type: d.content_type,
                     body: d.body,
                     allow: None,
+                    challenge: d.challenge,
                 };
                 return Step::Done(finish(
                     trace,
@@ -217,6 +222,7 @@ pub fn decide(policy: &Policy, input: &Input<'_>, records: &dyn RecordSource) ->
 
     let mut plan = forward_plan(req, &target, api, rest, policy, identity.as_ref(), &hides);
     plan.response_headers = response_headers;
+    plan.timeout_ms = api.origin_timeout_ms;
     // Headers an interceptor owns (JWT claims): the client's copies never reach the origin. The
     // identity headers are the policy's own and are never overwritten by a claim.
     for (name, value) in headers {
@@ -325,4 +331,14 @@ pub fn origin_unreachable(detail: String) -> (Entry, Reply) {
     e.detail = Some(detail);
     e.status = Some(502);
     (e, Reply::plain(502))
+}
+
+/// The trace entry for an origin that sent no response headers within the API's time limit
+/// (the adapter adds it when the limit fired), and the reply: 504.
+pub fn origin_timeout(detail: String) -> (Entry, Reply) {
+    let mut e = Entry::new("forward", Outcome::Fault);
+    e.cause = Some(Cause::OriginTimeout);
+    e.detail = Some(detail);
+    e.status = Some(504);
+    (e, Reply::plain(504))
 }

@@ -1,6 +1,10 @@
 //! Access Token Validation: the token alone identifies the call. It must exist, not be revoked
 //! or expired; its app must be usable; the app (narrowed by the token's scope) must be allowed
 //! to call this API/resource. Every failure answers with the Access Token message.
+//!
+//! Bearer mode (`bearer = true`, RFC 6750 §2.1): the token comes as `Authorization: Bearer
+//! <token>` (the scheme case-insensitive, one space, a b64token), so standard OAuth clients can
+//! call with what the token endpoint gave them; denials carry `WWW-Authenticate` (RFC 6750 §3).
 
 use super::{
     app_problem, as_app, fault, identity, load, no_access_detail, resolve_token, scope_allows,
@@ -16,35 +20,75 @@ pub const LOCATIONS: &[&str] = &["header", "query", "cookie", "header_or_cookie"
 #[derive(Debug)]
 pub struct AccessToken {
     pub common: Common,
+    /// `Authorization: Bearer <token>` (RFC 6750) instead of the bare token.
+    pub bearer: bool,
 }
+
+/// `WWW-Authenticate` of a Bearer-mode denial: no error code when no token was sent (RFC 6750
+/// §3.1), `invalid_token` otherwise.
+const CHALLENGE_MISSING: &str = "Bearer";
+const CHALLENGE_INVALID: &str = "Bearer error=\"invalid_token\"";
 
 impl AccessToken {
     pub fn compile(o: &mut Obj<'_>, docs: &str, errs: &mut Vec<String>) -> AccessToken {
+        let bearer = o.opt_bool("bearer", errs).unwrap_or(false);
+        let (name, locations): (&str, &[&str]) = if bearer {
+            ("Authorization", &["header"])
+        } else {
+            ("access_token", LOCATIONS)
+        };
         AccessToken {
             common: Common::compile(
                 o,
                 "access_token",
                 Label::AccessToken,
-                "access_token",
-                LOCATIONS,
+                name,
+                locations,
                 docs,
                 errs,
             ),
+            bearer,
         }
     }
 
     pub fn check(&self, call: &Call<'_>) -> Check {
+        match self.check_token(call) {
+            Check::Deny(mut d) if self.bearer => {
+                d.challenge = Some(if d.entry.cause == Some(Cause::Missing) {
+                    CHALLENGE_MISSING
+                } else {
+                    CHALLENGE_INVALID
+                });
+                Check::Deny(d)
+            }
+            other => other,
+        }
+    }
+
+    fn check_token(&self, call: &Call<'_>) -> Check {
         let c = &self.common;
         let (token, place) = match c.extract(call) {
             Ok(v) => v,
             Err(denial) => return *denial,
+        };
+        let token = if self.bearer {
+            match bearer_token(&token) {
+                Ok(t) => t.to_string(),
+                Err(why) => {
+                    let fp = Some(records::fingerprint(&token));
+                    return c.deny(place, Cause::Malformed, Some(why.into()), fp, None);
+                }
+            }
+        } else {
+            token
         };
         let (token_record, fp) = match resolve_token(c, call, &token, place) {
             Ok(t) => t,
             Err(check) => return check,
         };
         let Record::Token(t) = &*token_record else {
-            unreachable!("resolve_token returns tokens")
+            // resolve_token returns tokens only.
+            return super::fault(c.kind, 500, Cause::MalformedRecord, "not a token".into());
         };
         let fp = Some(fp);
         let client = Some(t.client_id.clone());
@@ -114,6 +158,27 @@ impl AccessToken {
     }
 }
 
+/// The token of `Bearer <b64token>` (RFC 6750 §2.1): the scheme in any case, exactly one space
+/// (nothing is trimmed), then `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+pub fn bearer_token(value: &str) -> Result<&str, &'static str> {
+    let Some((scheme, token)) = value.split_once(' ') else {
+        return Err("expected \"Bearer <token>\"");
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err("the scheme is not Bearer");
+    }
+    let body = token.trim_end_matches('=');
+    let ok = !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+    if ok {
+        Ok(token)
+    } else {
+        Err("the token after \"Bearer \" is not a b64token (RFC 6750): a space, a line break or another character where none may be")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::base::locate::Place;
@@ -151,6 +216,10 @@ mod tests {
                 json!({"client_id": "good", "extra_info": {"user": "u1"}}),
             )
             .token("tok-revoked", json!({"client_id": "good", "revoked": true}))
+            .token(
+                "tok-refresh",
+                json!({"client_id": "good", "kind": "refresh_token"}),
+            )
             .token(
                 "tok-expired",
                 json!({"client_id": "good", "expires_at": NOW - 1}),
@@ -224,6 +293,7 @@ mod tests {
                 (Some(""), None, Cause::Empty, &nf),
                 (Some("nope"), None, Cause::NotFound, &nf),
                 (Some("tok-revoked"), None, Cause::Revoked, &nf),
+                (Some("tok-refresh"), None, Cause::NotFound, &nf),
                 (Some("tok-expired"), None, Cause::Expired, &nf),
                 (Some("tok-pending-app"), None, Cause::AppNotApproved, &nf),
                 (Some("tok-revoked-app"), None, Cause::AppRevoked, &nf),
@@ -279,6 +349,62 @@ mod tests {
             Cause::Missing,
             &not_found("HEADER", "access_token"),
         );
+    }
+
+    #[test]
+    fn bearer_mode_reads_the_authorization_header() {
+        let i = compile(json!({"type": "access_token", "bearer": true}));
+        let req =
+            |v: &str| TestRequest::new("GET", "https://gw/orders").with_header("Authorization", v);
+        let p = expect_pass(world().check(&i, &req("Bearer tok-good"), None));
+        assert_eq!(p.identity.unwrap().client_id, "good");
+        expect_pass(world().check(&i, &req("bearer tok-good"), None));
+        let b = body("HEADER", "Authorization");
+        let nf = not_found("HEADER", "Authorization");
+        for (v, cause) in [
+            ("Bearer nope", Cause::NotFound),
+            ("Bearer tok-revoked", Cause::Revoked),
+            ("Bearer tok-refresh", Cause::NotFound),
+            ("Bearer  tok-good", Cause::Malformed),
+            ("Bearer tok-good ", Cause::Malformed),
+            ("Bearer ", Cause::Malformed),
+            ("Basic tok-good", Cause::Malformed),
+            ("tok-good", Cause::Malformed),
+            ("Bearer tok good", Cause::Malformed),
+        ] {
+            let c = world().check(&i, &req(v), None);
+            assert_denied(&c, &b, cause, &nf);
+            let Check::Deny(d) = c else { unreachable!() };
+            assert_eq!(d.challenge, Some("Bearer error=\"invalid_token\""), "{v:?}");
+        }
+        let c = world().check(&i, &TestRequest::new("GET", "https://gw/orders"), None);
+        assert_denied(&c, &b, Cause::Missing, &nf);
+        let Check::Deny(d) = c else { unreachable!() };
+        assert_eq!(d.challenge, Some("Bearer"));
+        // Without Bearer mode, no challenge.
+        let plain = compile(json!({"type": "access_token"}));
+        let r = TestRequest::new("GET", "https://gw/orders");
+        let Check::Deny(d) = world().check(&plain, &r, None) else {
+            panic!()
+        };
+        assert_eq!(d.challenge, None);
+    }
+
+    #[test]
+    fn bearer_mode_is_a_header_and_b64token() {
+        let e =
+            compile_errors(json!({"type": "access_token", "bearer": true, "location": "query"}));
+        assert!(e.iter().any(|e| e.contains("location")), "{e:?}");
+        let i = compile(json!({"type": "access_token", "bearer": true, "name": "X-Auth"}));
+        let r =
+            TestRequest::new("GET", "https://gw/orders").with_header("X-Auth", "Bearer tok-good");
+        expect_pass(world().check(&i, &r, None));
+        assert_eq!(
+            super::bearer_token("Bearer a.b-c_d~e+f/g=="),
+            Ok("a.b-c_d~e+f/g==")
+        );
+        assert!(super::bearer_token("Bearer ==").is_err());
+        assert!(super::bearer_token("Bearer a=b").is_err());
     }
 
     #[test]

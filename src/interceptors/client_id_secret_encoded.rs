@@ -56,7 +56,8 @@ impl ClientIdSecretEncoded {
             Err(check) => return check,
         };
         let Record::App(a) = &*app else {
-            unreachable!("resolve_app returns apps")
+            // resolve_app returns apps only.
+            return super::fault(c.kind, 500, Cause::MalformedRecord, "not an app".into());
         };
         let Some(stored) = a.client_secret_sha256.as_deref() else {
             return c.deny(

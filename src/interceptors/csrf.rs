@@ -128,7 +128,9 @@ impl CsrfGenerator {
                 ))
             }
         };
-        let exp_ms = call.now_ms + self.expiry_s * 1000;
+        let exp_ms = call
+            .now_ms
+            .saturating_add(self.expiry_s.saturating_mul(1000));
         let scope = self.emitter.scope(Kind::Csrf, call.api);
         let token = gentoken::issue(keys, &scope, exp_ms, &as_refs(&values));
         let mut issued = self.emitter.issued(
@@ -208,10 +210,16 @@ impl Csrf {
                 if now_ms >= exp_ms {
                     Err((
                         Cause::Expired,
-                        format!("the token expired {} s ago", (now_ms - exp_ms) / 1000),
+                        format!(
+                            "the token expired {} s ago",
+                            now_ms.saturating_sub(exp_ms) / 1000
+                        ),
                     ))
                 } else {
-                    Ok(format!("expires in {} s", (exp_ms - now_ms) / 1000))
+                    Ok(format!(
+                        "expires in {} s",
+                        exp_ms.saturating_sub(now_ms) / 1000
+                    ))
                 }
             },
         )

@@ -31,6 +31,9 @@ use std::sync::Arc;
 pub const MODES: &[&str] = &["body", "http_message_signatures"];
 /// Largest body read to check a signature (bytes), unless the policy says otherwise.
 pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
+/// Largest `max_body_bytes` (16 MiB): the body is held in memory twice (JavaScript and wasm)
+/// while it is checked, in an isolate limited to 128 MB.
+pub const MAX_BODY_LIMIT: u64 = 16 << 20;
 /// Largest `max_age_seconds` (about 31 years: enough to verify the RFC's 2021 examples in
 /// tests, small enough that no window arithmetic can overflow).
 pub const MAX_AGE_LIMIT_S: u64 = 1_000_000_000;
@@ -69,7 +72,7 @@ impl DigitalSignature {
     pub fn compile(o: &mut Obj<'_>, docs: &str, errs: &mut Vec<String>) -> DigitalSignature {
         let mode = o.opt_choice("mode", MODES, errs).unwrap_or("body");
         let max_body = o
-            .opt_u64("max_body_bytes", errs)
+            .opt_u64_in("max_body_bytes", 0, MAX_BODY_LIMIT, errs)
             .unwrap_or(DEFAULT_MAX_BODY);
         if mode == "body" {
             let common = Common::compile(
@@ -234,7 +237,7 @@ impl DigitalSignature {
             return Ok(b);
         }
         match call.records.settled(BODY_ID) {
-            Some(Settled::Failed(e)) => {
+            Some(Settled::Failed(e) | Settled::TimedOut(e)) => {
                 return Err(fault(
                     self.common.kind,
                     400,
@@ -455,7 +458,7 @@ impl DigitalSignature {
                 fp,
             );
         }
-        if now.saturating_sub(created) > rules.max_age_s + rules.skew_s {
+        if now.saturating_sub(created) > rules.max_age_s.saturating_add(rules.skew_s) {
             return deny(
                 Cause::Expired,
                 format!(
@@ -564,12 +567,24 @@ impl DigitalSignature {
         } else {
             None
         };
+        let mut wrong_length = None;
         let verdict = match key {
             AppKey::Hmac(secret) => Some(httpsig::verify_hmac_sha256(
                 &secret,
                 base.as_bytes(),
                 &sig.signature,
             )),
+            // ECDSA P-256 and Ed25519 signatures have one length: anything else is a bad
+            // signature, decided here (WebCrypto rejects a wrong-length Ed25519 signature
+            // instead of answering false).
+            AppKey::Public(..)
+                if alg
+                    .signature_len()
+                    .is_some_and(|n| n != sig.signature.len()) =>
+            {
+                wrong_length = alg.signature_len();
+                Some(false)
+            }
             AppKey::Public(k, _) => {
                 let Some(wc) = alg.webcrypto() else {
                     return fault(
@@ -617,15 +632,20 @@ impl DigitalSignature {
         }
         let valid = verdict.unwrap_or(false);
         if !valid {
-            return deny(
-                Cause::BadSignature,
-                format!(
+            let why = match wrong_length {
+                Some(n) => format!(
+                    "signature {:?} ({}) is {} bytes; a valid one is {n}",
+                    sig.label,
+                    alg.name(),
+                    sig.signature.len()
+                ),
+                None => format!(
                     "signature {:?} ({}) does not verify with key {keyid:?}",
                     sig.label,
                     alg.name()
                 ),
-                fp,
-            );
+            };
+            return deny(Cause::BadSignature, why, fp);
         }
 
         // Replay: the nonce is claimed only for a valid signature (an attacker cannot burn
@@ -673,6 +693,14 @@ impl DigitalSignature {
                         format!("nonce store: {e}"),
                     )
                 }
+                Some(Settled::TimedOut(e)) => {
+                    return fault(
+                        self.common.kind,
+                        503,
+                        Cause::StoreTimeout,
+                        format!("nonce store: {e}"),
+                    )
+                }
                 Some(Settled::TooLarge) => {
                     return fault(
                         self.common.kind,
@@ -715,7 +743,7 @@ fn settle(call: &Call<'_>, jobs: Vec<SigJob>) -> Result<bool, Check> {
             Some(Settled::Yes) => return Ok(true),
             // Only a nonce claim is late and only a body too large: never a valid signature.
             Some(Settled::No | Settled::Late | Settled::TooLarge) => {}
-            Some(Settled::Failed(e)) => failed = Some(e),
+            Some(Settled::Failed(e) | Settled::TimedOut(e)) => failed = Some(e),
             None => pending.push(Need::Signature(Arc::new(job))),
         }
     }

@@ -4,7 +4,7 @@
 //! found, and the policy-level checks of a chain (an identity to bind, a method to issue on).
 //! The token itself is [`crate::crypto::gentoken`].
 
-use super::{fault, Call, Check, Common, Fault, Pass};
+use super::{Call, Check, Common, Fault, Pass};
 use crate::base::config::{is_header_name, Obj};
 use crate::base::locate::{cookie_value, query_value, Place};
 use crate::crypto::gentoken::{self, Invalid, Kind, Scope, TokenKeys};
@@ -336,19 +336,17 @@ pub fn validate(
 /// The fault of a token interceptor without keys (the adapter attaches them when the policy is
 /// loaded; without `TOKEN_SECRET` the policy never gets this far).
 pub fn missing_keys(kind: &'static str) -> Check {
-    fault(
-        kind,
-        500,
-        Cause::BadPolicy,
-        format!("no {} attached to this interceptor", gentoken::SECRET),
-    )
+    Check::Fault(missing_keys_fault(kind))
 }
 
 pub fn missing_keys_fault(kind: &'static str) -> Fault {
-    match missing_keys(kind) {
-        Check::Fault(f) => f,
-        _ => unreachable!("missing_keys is a fault"),
-    }
+    let mut entry = Entry::new(kind, Outcome::Fault);
+    entry.cause = Some(Cause::BadPolicy);
+    entry.detail = Some(format!(
+        "no {} attached to this interceptor",
+        gentoken::SECRET
+    ));
+    Fault { status: 500, entry }
 }
 
 /// What a token interceptor needs from the rest of its chain.

@@ -5,6 +5,20 @@
 //! record is loaded ([`load`]), what makes an app usable ([`app_problem`]), and how a denial is
 //! written ([`Common::deny`]). Denials are values, never errors.
 
+// What clients send reaches this layer on every request: nothing here may panic (a panic traps
+// the wasm instance; docs/reliability.md). Clippy (run with -D warnings) refuses unchecked
+// arithmetic and indexing, unwrap/expect, panic! and unreachable! here, outside tests.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable
+    )
+)]
 // A `Check` is a few hundred bytes, made at most once per interceptor per request and moved,
 // not copied around; boxing it would add an allocation to every denial for nothing.
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
@@ -211,10 +225,12 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// The identified app ([`identity`] is given app records only; anything else would read as
+    /// [`records::NO_APP`], which is granted nothing).
     pub fn app(&self) -> &App {
         match &*self.app {
             Record::App(a) => a,
-            _ => unreachable!("identity always holds an app record"),
+            _ => &records::NO_APP,
         }
     }
 }
@@ -241,6 +257,8 @@ pub struct Denial {
     pub body: Arc<str>,
     pub content_type: &'static str,
     pub entry: Entry,
+    /// `WWW-Authenticate` for the 401 (Access Token Validation in Bearer mode, RFC 6750 §3).
+    pub challenge: Option<&'static str>,
 }
 
 #[derive(Debug)]
@@ -287,7 +305,7 @@ impl Common {
         let location = o
             .opt_choice("location", locations, errs)
             .and_then(Location::parse)
-            .or_else(|| Location::parse(locations[0]))
+            .or_else(|| locations.first().and_then(|l| Location::parse(l)))
             .unwrap_or(Location::Header);
         Common::finish(o, kind, label, name, location, docs, errs)
     }
@@ -411,6 +429,7 @@ impl Common {
             body: self.element.body(place),
             content_type: self.element.format.content_type(),
             entry,
+            challenge: None,
         })
     }
 
@@ -482,7 +501,8 @@ pub enum Loaded {
     Stop(Check),
 }
 
-/// Looks `key` up; malformed records are a 500 and an unreadable store a 503, both traced.
+/// Looks `key` up; malformed records are a 500 and an unreadable or too slow store a 503, all
+/// traced.
 pub fn load(call: &Call<'_>, kind: &'static str, key: &str) -> Loaded {
     match call.records.lookup(key) {
         Slot::Present(r) => Loaded::Present(r),
@@ -495,6 +515,12 @@ pub fn load(call: &Call<'_>, kind: &'static str, key: &str) -> Loaded {
             kind,
             503,
             Cause::StoreUnavailable,
+            format!("reading {key:?}: {msg}"),
+        )),
+        Slot::TimedOut(msg) => Loaded::Stop(fault(
+            kind,
+            503,
+            Cause::StoreTimeout,
             format!("reading {key:?}: {msg}"),
         )),
     }
@@ -646,6 +672,16 @@ pub fn resolve_token(
         ));
     };
     let client = Some(t.client_id.clone());
+    if t.kind == records::TokenKind::RefreshToken {
+        // A refresh token is for the token endpoint only (docs/authorization-server.md).
+        return Err(c.deny(
+            place,
+            Cause::NotFound,
+            Some("a refresh token is not an access token".into()),
+            Some(fp),
+            client,
+        ));
+    }
     if t.revoked {
         return Err(c.deny(
             place,

@@ -1,7 +1,9 @@
-//! OAuth: headers `client_id` and `access_token` (fixed names). The app must exist, be usable
-//! and be allowed to call this API/resource (any failure answers with the Client Id message);
-//! the token must exist, not be revoked or expired, belong to that app, and its scope (if it
-//! narrows) must cover the call (any failure answers with the Access Token message).
+//! OAuth: headers `client_id` and `access_token` (fixed names). The app must exist and be
+//! usable (any failure answers with the Client Id message); the token must exist, not be
+//! revoked or expired and belong to that app; then the app must be granted this API/resource
+//! and the token's scope (if it narrows) must cover it. Token problems and missing grants
+//! answer with the Access Token message, a missing grant traced with the seed's line
+//! `Access token in HEADER access_token DOES NOT HAVE ACCESS TO THIS RESOURCE; rejecting call`.
 //! `hide_credential` removes the `access_token` header before forwarding.
 
 use super::{identity, need_any, resolve_app, resolve_token, scope_allows, Call, Check, Common};
@@ -38,7 +40,9 @@ impl OAuth {
                 return need;
             }
         }
-        let app = match resolve_app(&self.client, call, &client_id, cplace, true) {
+        // The app's grant is checked after the token: a valid token of an app not granted the
+        // call is the Access Token's "DOES NOT HAVE ACCESS" case (the seed's trace line).
+        let app = match resolve_app(&self.client, call, &client_id, cplace, false) {
             Ok(a) => a,
             Err(check) => return check,
         };
@@ -47,7 +51,8 @@ impl OAuth {
             Err(check) => return check,
         };
         let Record::Token(t) = &*token_record else {
-            unreachable!("resolve_token returns tokens")
+            // resolve_token returns tokens only.
+            return super::fault("oauth", 500, Cause::MalformedRecord, "not a token".into());
         };
         let fp = Some(fp);
         if t.client_id != client_id {
@@ -55,6 +60,15 @@ impl OAuth {
                 tplace,
                 Cause::WrongApp,
                 Some("the token belongs to another app".into()),
+                fp,
+                Some(client_id),
+            );
+        }
+        if !super::as_app(&app).is_some_and(|a| super::app_has_access(a, call)) {
+            return self.token.deny(
+                tplace,
+                Cause::NoAccess,
+                Some(super::no_access_detail(call, "the app")),
                 fp,
                 Some(client_id),
             );
@@ -90,8 +104,6 @@ mod tests {
         "Client Id in the request, identified by HEADER client_id, is invalid. Check docs.sensedia.com";
     const TOKEN: &str = "Access Token in the request, identified by HEADER access_token, is invalid. Check docs.sensedia.com";
     const CLIENT_NF: &str = "Client id in HEADER client_id HAS NOT BEEN FOUND (causes: is invalid, expired, or revoked); rejecting call";
-    const CLIENT_NA: &str =
-        "Client id in HEADER client_id DOES NOT HAVE ACCESS TO THIS RESOURCE; rejecting call";
     const TOKEN_NF: &str = "Access token in HEADER access_token HAS NOT BEEN FOUND (causes: is invalid, expired, or revoked); rejecting call";
     const TOKEN_NA: &str =
         "Access token in HEADER access_token DOES NOT HAVE ACCESS TO THIS RESOURCE; rejecting call";
@@ -179,13 +191,24 @@ mod tests {
                 Cause::AppExpired,
                 CLIENT_NF,
             ),
+            // A valid token of an app not granted the API: the Access Token message and the
+            // seed's DOES NOT HAVE ACCESS line (issue 12).
             (
                 Some("other"),
                 Some("t-other"),
                 None,
-                CLIENT,
+                TOKEN,
                 Cause::NoAccess,
-                CLIENT_NA,
+                TOKEN_NA,
+            ),
+            // An invalid token of that app: the token's own cause comes first.
+            (
+                Some("other"),
+                Some("t-unknown"),
+                None,
+                TOKEN,
+                Cause::NotFound,
+                TOKEN_NF,
             ),
             (Some("good"), None, None, TOKEN, Cause::Missing, TOKEN_NF),
             (Some("good"), Some(""), None, TOKEN, Cause::Empty, TOKEN_NF),

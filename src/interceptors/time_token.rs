@@ -173,15 +173,18 @@ impl TimeToken {
             (&token, place),
             &[value.as_deref()],
             &|issued_ms| {
-                if issued_ms > now + FUTURE_SKEW_MS {
+                if issued_ms > now.saturating_add(FUTURE_SKEW_MS) {
                     Err((
                         Cause::NotYetValid,
-                        format!("issued {} ms in the future", issued_ms - now),
+                        format!("issued {} ms in the future", issued_ms.saturating_sub(now)),
                     ))
                 } else if now.saturating_sub(issued_ms) > ttl {
                     Err((
                         Cause::Expired,
-                        format!("issued {} ms ago; ttl_ms is {ttl}", now - issued_ms),
+                        format!(
+                            "issued {} ms ago; ttl_ms is {ttl}",
+                            now.saturating_sub(issued_ms)
+                        ),
                     ))
                 } else {
                     Ok(format!(

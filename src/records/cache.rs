@@ -21,6 +21,8 @@ pub enum Slot {
     Malformed(Arc<str>),
     /// The store could not be read (fail closed).
     Unavailable(Arc<str>),
+    /// The store did not answer within its time limit (fail closed).
+    TimedOut(Arc<str>),
 }
 
 impl Slot {
@@ -99,7 +101,7 @@ impl RecordCache {
         let ttl = match slot {
             Slot::Present(_) => self.settings.ttl_ms,
             Slot::Absent | Slot::Malformed(_) => self.settings.negative_ttl_ms,
-            Slot::Pending | Slot::Unavailable(_) => return,
+            Slot::Pending | Slot::Unavailable(_) | Slot::TimedOut(_) => return,
         };
         if ttl == 0 || self.settings.max_entries == 0 {
             return;
@@ -165,11 +167,13 @@ mod tests {
         c.insert("app:a".into(), app(), 0);
         c.insert("app:b".into(), Slot::Absent, 0);
         c.insert("app:c".into(), Slot::Unavailable("down".into()), 0);
+        c.insert("app:d".into(), Slot::TimedOut("slow".into()), 0);
         assert!(matches!(c.get("app:a", 999), Slot::Present(_)));
         assert!(matches!(c.get("app:a", 1000), Slot::Pending));
         assert!(matches!(c.get("app:b", 99), Slot::Absent));
         assert!(matches!(c.get("app:b", 100), Slot::Pending));
         assert!(matches!(c.get("app:c", 0), Slot::Pending));
+        assert!(matches!(c.get("app:d", 0), Slot::Pending));
     }
 
     #[test]

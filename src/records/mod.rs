@@ -13,6 +13,21 @@
 //! Unknown fields are tolerated so that tools can add their own; a record that does not parse is
 //! reported with its key and never treated as absent.
 
+// What clients send reaches this layer on every request: nothing here may panic (a panic traps
+// the wasm instance; docs/reliability.md). Clippy (run with -D warnings) refuses unchecked
+// arithmetic and indexing, unwrap/expect, panic! and unreachable! here, outside tests.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable
+    )
+)]
+
 pub mod cache;
 pub mod seeded;
 
@@ -31,10 +46,10 @@ pub const MAX_TOKEN_BYTES: usize = 4096;
 
 /// The KV key of an app, or `None` when the client id is too long to be one.
 pub fn app_key(client_id: &str) -> Option<String> {
-    if APP_PREFIX.len() + client_id.len() > MAX_KEY_BYTES {
+    if APP_PREFIX.len().saturating_add(client_id.len()) > MAX_KEY_BYTES {
         return None;
     }
-    let mut k = String::with_capacity(APP_PREFIX.len() + client_id.len());
+    let mut k = String::with_capacity(APP_PREFIX.len().saturating_add(client_id.len()));
     k.push_str(APP_PREFIX);
     k.push_str(client_id);
     Some(k)
@@ -72,7 +87,7 @@ pub fn fingerprint(credential: &str) -> String {
 
 /// The fingerprint from an already computed SHA-256 (a token's, which its key needs anyway).
 pub fn fingerprint_of_hash(hash: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(&hash[..8]))
+    format!("sha256:{}", hex::encode(hash.get(..8).unwrap_or(hash)))
 }
 
 /// A token's KV key and fingerprint from one SHA-256; `None` when the token is too long.
@@ -98,11 +113,11 @@ pub enum AppStatus {
 }
 
 /// Permission to call an API, or only some of its resources.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct Grant {
     pub api: String,
     /// Resource names of that API; absent means the whole API.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<String>>,
 }
 
@@ -141,6 +156,25 @@ pub struct App {
     /// Shared secrets for HMAC signatures (HS256/384/512).
     #[serde(default)]
     pub hmac_secrets: Vec<HmacSecret>,
+    /// The authorization server's view of the app (docs/authorization-server.md, "Apps"):
+    /// confidential (a client secret) or public (PKCE, no secret).
+    #[serde(default)]
+    pub client_type: ClientType,
+    /// Redirect URIs that grant-code accepts, compared exactly.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Narrows the authorization server's grants for this app.
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    /// Shortens the authorization server's access token lifetime for this app.
+    #[serde(default)]
+    pub access_token_lifetime_seconds: Option<u64>,
+    /// Shortens the refresh token lifetime for this app.
+    #[serde(default)]
+    pub refresh_token_lifetime_seconds: Option<u64>,
+    /// May introspect any app's tokens (RFC 7662), not only its own.
+    #[serde(default)]
+    pub introspect_any: bool,
     /// `signature_keys` and `hmac_secrets` decoded, once per record (records are cached per
     /// isolate, so not once per request): see [`App::keys`].
     #[serde(skip)]
@@ -165,6 +199,27 @@ impl std::fmt::Debug for AppKeys {
             .finish()
     }
 }
+
+/// An app that can do nothing (`REJECTED`, no grants, no keys): what an identity shows should
+/// it ever hold something else than an app record — never a panic, never a grant.
+pub static NO_APP: std::sync::LazyLock<App> = std::sync::LazyLock::new(|| App {
+    name: String::new(),
+    status: AppStatus::Rejected,
+    revoked: true,
+    expires_at: None,
+    access: Vec::new(),
+    client_secret_sha256: None,
+    extra_info: None,
+    signature_keys: Vec::new(),
+    hmac_secrets: Vec::new(),
+    client_type: ClientType::default(),
+    redirect_uris: Vec::new(),
+    grant_types: Some(Vec::new()),
+    access_token_lifetime_seconds: None,
+    refresh_token_lifetime_seconds: None,
+    introspect_any: false,
+    decoded: std::sync::OnceLock::new(),
+});
 
 impl App {
     /// The app's keys, decoded on first use and kept with the record.
@@ -205,6 +260,16 @@ impl App {
             AppKeys { public, hmac }
         })
     }
+}
+
+/// Whether an app holds a client secret (confidential) or cannot keep one (public: a browser or
+/// mobile app, which authenticates by client id alone and must use PKCE).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientType {
+    #[default]
+    Confidential,
+    Public,
 }
 
 /// A public key of an app: `{"kid", "alg", "pem"}` (SPKI `PUBLIC KEY`) or `{"kid", "alg", "jwk"}`.
@@ -249,6 +314,28 @@ pub struct Token {
     pub scope: Option<Vec<Grant>>,
     #[serde(default)]
     pub extra_info: Option<serde_json::Value>,
+    /// An access token (the default: every record without the field) or a refresh token, which
+    /// only the token endpoint accepts and no interceptor ever does.
+    #[serde(default)]
+    pub kind: TokenKind,
+}
+
+/// What a token record is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    #[default]
+    AccessToken,
+    RefreshToken,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::AccessToken => "access_token",
+            TokenKind::RefreshToken => "refresh_token",
+        }
+    }
 }
 
 /// A JWT revocation flag, stored under `jti:<issuer>:<jti>`:
@@ -403,6 +490,47 @@ mod tests {
         assert!(is_expired(Some(10), 10));
         assert!(!is_expired(Some(10), 9));
         assert!(!is_expired(None, 9));
+    }
+
+    #[test]
+    fn authorization_server_fields_parse_with_defaults() {
+        let Record::App(a) = parse("app:a", r#"{"name":"A","status":"APPROVED"}"#).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.client_type, ClientType::Confidential);
+        assert!(a.redirect_uris.is_empty() && a.grant_types.is_none() && !a.introspect_any);
+        let Record::App(a) = parse(
+            "app:a",
+            r#"{"name":"A","status":"APPROVED","client_type":"public",
+                "redirect_uris":["https://app.example/cb"],"grant_types":["authorization_code"],
+                "access_token_lifetime_seconds":600,"introspect_any":true}"#,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.client_type, ClientType::Public);
+        assert_eq!(a.redirect_uris, vec!["https://app.example/cb"]);
+        assert_eq!(a.access_token_lifetime_seconds, Some(600));
+        assert!(a.introspect_any);
+        assert!(parse(
+            "app:a",
+            r#"{"name":"A","status":"APPROVED","client_type":"secret"}"#
+        )
+        .is_err());
+
+        let Record::Token(t) = parse("token:x", r#"{"client_id":"a"}"#).unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.kind, TokenKind::AccessToken);
+        let Record::Token(t) = parse(
+            "token:x",
+            r#"{"client_id":"a","kind":"refresh_token","family":"f","issued_at":1}"#,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.kind, TokenKind::RefreshToken);
+        assert!(parse("token:x", r#"{"client_id":"a","kind":"id_token"}"#).is_err());
     }
 
     #[test]

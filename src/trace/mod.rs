@@ -8,6 +8,21 @@
 //! that each can be read alone in a log system. No raw credential or secret is ever stored here:
 //! only fingerprints (see [`crate::records::fingerprint`]).
 
+// What clients send reaches this layer on every request: nothing here may panic (a panic traps
+// the wasm instance; docs/reliability.md). Clippy (run with -D warnings) refuses unchecked
+// arithmetic and indexing, unwrap/expect, panic! and unreachable! here, outside tests.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable
+    )
+)]
+
 pub mod context;
 pub mod ship;
 
@@ -44,7 +59,11 @@ pub enum Cause {
     BadSecret,
     MalformedRecord,
     StoreUnavailable,
+    /// KV or the nonce store did not answer within its time limit (503).
+    StoreTimeout,
     OriginUnreachable,
+    /// The origin sent no response headers within the API's time limit (504).
+    OriginTimeout,
     BadPolicy,
     NoApi,
     NoResource,
@@ -80,6 +99,27 @@ pub enum Cause {
     NoSession,
     /// A Time Token bound to a value, and the request does not carry it.
     NoBindValue,
+    // The authorization server (RFC 6749 §5.2 error codes, and what they hide).
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    InvalidScope,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    /// A spent refresh token presented again: its family is revoked.
+    ReusedRefreshToken,
+    /// A spent authorization code presented again: what it gave is revoked.
+    ReusedCode,
+    /// The PKCE code verifier does not match the code's challenge (or one is missing).
+    PkceMismatch,
+    /// The exchange's redirect URI is not the one grant-code got, or is missing.
+    RedirectUriMismatch,
+    /// A refresh token whose family was revoked.
+    FamilyRevoked,
+    /// The resource-owner check endpoint refused the username and password.
+    OwnerCheckRefused,
+    /// The resource-owner check endpoint did not answer usably (503).
+    OwnerCheckUnavailable,
 }
 
 /// One step of the decision.

@@ -224,15 +224,44 @@ impl Buffer {
 
     /// A batch that could not be delivered: its entries are lost, its drop report goes back.
     pub fn failed(&mut self, batch: &Batch) {
-        let real = batch.entries.len() as u64 - u64::from(batch.dropped_reported > 0);
-        self.dropped += batch.dropped_reported;
+        let real =
+            (batch.entries.len() as u64).saturating_sub(u64::from(batch.dropped_reported > 0));
+        self.dropped = self.dropped.saturating_add(batch.dropped_reported);
         self.lost(real);
     }
 
     fn lost(&mut self, n: u64) {
-        self.dropped += n;
-        self.dropped_total += n;
+        self.dropped = self.dropped.saturating_add(n);
+        self.dropped_total = self.dropped_total.saturating_add(n);
     }
+}
+
+/// The report of what a wasm instance lost when it trapped, from the glue's counts (a JSON
+/// object of numbers): an entry of its own (`interceptor` `gateway`, `outcome` `recovered`),
+/// shipped and written to the console like a trace entry. `None` when `counts` is not such an
+/// object.
+pub fn recovery_report(counts: &str, now_ms: u64) -> Option<String> {
+    let Ok(Value::Object(counts)) = serde_json::from_str::<Value>(counts) else {
+        return None;
+    };
+    let mut report = Map::new();
+    report.insert("ts".into(), Value::from(now_ms));
+    report.insert("interceptor".into(), Value::from("gateway"));
+    report.insert("outcome".into(), Value::from("recovered"));
+    report.insert(
+        "detail".into(),
+        Value::from(
+            "the wasm instance trapped and was started again; what it held is counted here \
+             (requests already forwarded got their origin's answer, requests waiting for a \
+             record a 503; their trace entries, and those waiting to be shipped, are lost)",
+        ),
+    );
+    for (k, v) in counts {
+        if let Some(n) = v.as_u64() {
+            report.insert(k, Value::from(n));
+        }
+    }
+    Some(Value::Object(report).to_string())
 }
 
 /// Whether a delivery with this HTTP status (or `None`: a network error or time-out) is
@@ -293,7 +322,7 @@ fn log_record(e: &Value, now_ms: u64) -> Value {
     let ts_ms = obj.get("ts").and_then(Value::as_u64).unwrap_or(now_ms);
     let (severity, text) = match obj.get("outcome").and_then(Value::as_str) {
         Some("fault") => (17, "ERROR"),
-        Some("deny") | Some("dropped") => (13, "WARN"),
+        Some("deny") | Some("dropped") | Some("recovered") => (13, "WARN"),
         _ => (9, "INFO"),
     };
     let body = obj
@@ -315,11 +344,11 @@ fn log_record(e: &Value, now_ms: u64) -> Value {
     let mut record = Map::new();
     record.insert(
         "timeUnixNano".into(),
-        Value::from((ts_ms as u128 * 1_000_000).to_string()),
+        Value::from(u128::from(ts_ms).saturating_mul(1_000_000).to_string()),
     );
     record.insert(
         "observedTimeUnixNano".into(),
-        Value::from((now_ms as u128 * 1_000_000).to_string()),
+        Value::from(u128::from(now_ms).saturating_mul(1_000_000).to_string()),
     );
     record.insert("severityNumber".into(), Value::from(severity));
     record.insert("severityText".into(), Value::from(text));

@@ -10,7 +10,7 @@
 use crate::base::request::RequestView;
 use crate::crypto::jobs::Settled;
 use crate::gateway::pipeline::{self, Answer, Decision, Input, Reply, Step};
-use crate::gateway::policy::{self, Policy};
+use crate::gateway::policy::{self, Policy, Timeouts};
 use crate::interceptors::jwt::verify::WithJwt;
 use crate::interceptors::{Need, WithSettled};
 use crate::records::cache::{Layered, RecordCache, Slot};
@@ -45,10 +45,15 @@ mod jwt;
 
 #[wasm_bindgen(module = "/src/worker/glue.js")]
 extern "C" {
-    /// Header names removed from every forwarded request, once per isolate.
+    /// Once per wasm instance: header names removed from every forwarded request, and the
+    /// callback through which losses of a trapped instance are reported.
     #[wasm_bindgen(js_name = init)]
-    fn glue_init(always_remove: &str);
-    /// `fetch(url, { method, headers, body })` with the header changes applied, in one call.
+    fn glue_init(always_remove: &str, report_loss: &JsValue);
+    /// The panic hook's note that this instance is about to trap.
+    #[wasm_bindgen(js_name = noteTrap)]
+    fn glue_note_trap();
+    /// `fetch(url, { method, headers, body })` with the header changes applied, in one call,
+    /// with a time limit on the origin's response headers.
     #[wasm_bindgen(js_name = forward)]
     fn glue_forward(
         req: &Request,
@@ -60,16 +65,30 @@ extern "C" {
         slot: u32,
         on_ok: &JsValue,
         body: Option<js_sys::Uint8Array>,
+        timeout_ms: f64,
+        trace_entries: u32,
     ) -> Promise;
-    /// Claims a nonce in the nonce store's instance `nonce-<shard>`: resolves to true when it
-    /// was fresh, false when replayed.
     #[wasm_bindgen(js_name = readBody)]
     fn glue_read_body(req: &Request, max: f64) -> Promise;
+    /// Claims a nonce in the nonce store's instance `nonce-<shard>`: resolves to true when it
+    /// was fresh, false when replayed; rejects (a `TimeoutError` past `ms`) when it cannot.
     #[wasm_bindgen(js_name = claimNonce)]
-    fn glue_claim_nonce(ns: &JsValue, shard: u32, claim: &str) -> Promise;
+    fn glue_claim_nonce(ns: &JsValue, shard: u32, claim: &str, ms: f64) -> Promise;
+    /// `kv.get(key)`, shared by concurrent reads of one key, with a time limit.
+    #[wasm_bindgen(js_name = kvGet)]
+    fn glue_kv_get(kv: &JsValue, key: &str, ms: f64) -> Promise;
+    /// `resume(slot, results)` once every promise has settled (a 503 if the instance is gone).
+    #[wasm_bindgen(js_name = whenSettled)]
+    fn glue_when_settled(promises: &js_sys::Array, resume: &JsValue, slot: u32) -> Promise;
     /// `new Response(body, { status, headers: { content-type, allow? } })`.
     #[wasm_bindgen(js_name = reply)]
     fn glue_reply(status: u16, content_type: &str, body: &str, allow: Option<String>) -> Response;
+}
+
+/// Whether a rejection is a time limit of the glue (`TimeoutError`).
+fn timed_out(e: &JsValue) -> bool {
+    e.dyn_ref::<js_sys::Error>()
+        .is_some_and(|e| e.name() == "TimeoutError")
 }
 
 /// Settling a forwarded request: closures made once per isolate (a closure per request would
@@ -100,54 +119,95 @@ struct State {
 thread_local! {
     static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
     static IN_FLIGHT: RefCell<Vec<Option<InFlight>>> = RefCell::new((0..RING).map(|_| None).collect());
-    static NEXT_SLOT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// Slots start at a random number in each wasm instance, so that a request forwarded by an
+    /// instance that trapped since never finds a slot of the new one.
+    static NEXT_SLOT: std::cell::Cell<u32> = std::cell::Cell::new(random_u32());
+    // Both return `undefined` when the request is not known here (its ring slot was reused,
+    // or it was forwarded by an instance that trapped since): the glue then hands the origin's
+    // answer back itself (or a plain 502/504) and counts the lost trace.
     static SETTLE: Settle = Settle {
         ok: Closure::new(|slot: u32, response: JsValue| {
-            if let Some(f) = take_in_flight(slot) {
-                let mut trace = f.trace;
-                let status = response.unchecked_ref::<Response>().status();
-                trace.origin_latency_ms = Some((Date::now() as u64).saturating_sub(f.start_ms));
-                if let Some(summary) = trace.entries.last_mut() {
-                    summary.origin_status = Some(status);
-                }
-                shipper::emit(trace, &f.emit);
+            let Some(f) = take_in_flight(slot) else {
+                return JsValue::UNDEFINED;
+            };
+            let mut trace = f.trace;
+            let status = response.unchecked_ref::<Response>().status();
+            trace.origin_latency_ms = Some((Date::now() as u64).saturating_sub(f.start_ms));
+            if let Some(summary) = trace.entries.last_mut() {
+                summary.origin_status = Some(status);
             }
+            shipper::emit(trace, &f.emit);
             response
         }),
         err: Closure::new(|slot: u32, err: JsValue| {
+            let Some(f) = take_in_flight(slot) else {
+                return JsValue::UNDEFINED;
+            };
             let detail = err
                 .dyn_ref::<js_sys::Error>()
                 .map(|e| String::from(e.message()))
                 .unwrap_or_else(|| "fetch failed".into());
-            let (entry, r) = pipeline::origin_unreachable(detail);
-            match take_in_flight(slot) {
-                Some(f) => {
-                    let mut trace = f.trace;
-                    trace.origin_latency_ms = Some((Date::now() as u64).saturating_sub(f.start_ms));
-                    trace.entries.push(entry);
-                    shipper::emit(trace, &f.emit);
-                }
-                None => {
-                    // The ring slot was reused (over 1024 requests in flight): the summary only.
-                    let mut trace = Trace::new(Date::now() as u64, String::new(), "", "");
-                    trace.entries.push(entry);
-                    web_sys::console::log_1(&JsValue::from_str(&trace.to_json()));
-                }
-            }
+            let (entry, r) = if timed_out(&err) {
+                pipeline::origin_timeout(detail)
+            } else {
+                pipeline::origin_unreachable(detail)
+            };
+            let mut trace = f.trace;
+            trace.origin_latency_ms = Some((Date::now() as u64).saturating_sub(f.start_ms));
+            trace.entries.push(entry);
+            shipper::emit(trace, &f.emit);
             reply(&r).into()
         }),
     };
+    /// Losses of a trapped instance, reported by the glue to the live one (see glue.js).
+    static REPORT_LOSS: Closure<dyn FnMut(String) -> bool> =
+        Closure::new(|counts: String| shipper::report_recovery(&counts));
 }
 
 fn take_in_flight(slot: u32) -> Option<InFlight> {
     IN_FLIGHT.with(|ring| {
         let mut ring = ring.borrow_mut();
-        let cell = &mut ring[slot as usize % RING];
+        let cell = ring.get_mut(slot as usize % RING)?;
         match cell {
             Some(f) if f.slot == slot => cell.take(),
             _ => None,
         }
     })
+}
+
+fn random_u32() -> u32 {
+    (Math::random() * 4_294_967_296.0) as u32
+}
+
+/// Records the panic for the report of the next instance (the glue keeps the count), then
+/// lets the `worker` crate's hook log it and mark the instance for re-instantiation.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        glue_note_trap();
+        previous(info);
+    }));
+}
+
+/// A panic on purpose, for the end-to-end test of what a trap does to the requests around it.
+/// Only in builds with the `trap-trigger` feature (`scripts/build-test.sh`); the deployable
+/// bundle is checked not to contain it (tests/e2e/trap.test.mjs).
+#[cfg(feature = "trap-trigger")]
+fn trap_trigger(view: &JsRequest) {
+    if view.header("x-edge-test-trap").is_some() {
+        panic!("trap-trigger: the test asked for a trap");
+    }
+}
+
+/// The size of this instance's wasm linear memory (bytes), answered to a request carrying
+/// `x-edge-test-memory`: soak tests watch it over time. Only in builds with the
+/// `memory-probe` feature (`scripts/build-test.sh`); checked absent from the deployable bundle.
+#[cfg(feature = "memory-probe")]
+fn memory_probe(view: &JsRequest) -> Option<Promise> {
+    view.header("x-edge-test-memory")?;
+    let bytes = (core::arch::wasm32::memory_size(0) as u64).saturating_mul(65_536);
+    let r = glue_reply(200, "text/plain; charset=utf-8", &bytes.to_string(), None);
+    Some(Promise::resolve(&JsValue::from(r)))
 }
 
 /// The policy and the trace shipping settings; any problem in either fails every request.
@@ -202,16 +262,22 @@ fn with_state<T>(env: &JsValue, f: impl FnOnce(&mut State) -> T) -> T {
                     *b = (Math::random() * 256.0) as u8;
                 }
             }
+            let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7] = seed;
             crate::records::seeded::set_keys(
-                u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")),
-                u64::from_le_bytes(seed[8..].try_into().expect("8 bytes")),
+                u64::from_le_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
+                u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]),
             );
+            install_panic_hook();
             let policy = load_config(env);
             let settings = policy.as_ref().map(|p| p.cache).unwrap_or_default();
-            match &policy {
-                Ok(p) => glue_init(&crate::gateway::forward::always_removed(&p.identity).join("\n")),
-                Err(e) => web_sys::console::error_1(&JsValue::from_str(e)),
-            }
+            let names = match &policy {
+                Ok(p) => crate::gateway::forward::always_removed(&p.identity).join("\n"),
+                Err(e) => {
+                    web_sys::console::error_1(&JsValue::from_str(e));
+                    String::new()
+                }
+            };
+            REPORT_LOSS.with(|r| glue_init(&names, r.as_ref()));
             State {
                 policy,
                 cache: RecordCache::new(settings),
@@ -269,8 +335,26 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
         seen: RefCell::new(Vec::new()),
         body: std::cell::OnceCell::new(),
     };
+    #[cfg(feature = "trap-trigger")]
+    trap_trigger(&view);
+    #[cfg(feature = "memory-probe")]
+    if let Some(p) = memory_probe(&view) {
+        return p;
+    }
+    // The authorization servers' endpoints come before any API (docs/authorization-server.md).
+    if let Some(p) = with_state(&env, |s| {
+        s.policy
+            .as_ref()
+            .ok()
+            .filter(|p| !p.authz.is_empty())
+            .cloned()
+    })
+    .and_then(|p| super::authz::serve(&view.req, &view.url, &view.method, p, &env, &ctx, now_ms))
+    {
+        return p;
+    }
     let incoming = view.header("traceparent");
-    let (tc, step, sample) = with_state(&env, |state| {
+    let (tc, step, sample, timeouts) = with_state(&env, |state| {
         let tc = TraceContext::from_header(incoming.as_deref(), state.ids.bytes24());
         // The request id is filled in only when the trace is written (it costs a header read).
         let input = Input {
@@ -282,7 +366,8 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
             Ok(p) => p.clone(),
             Err(e) => {
                 let e = e.clone();
-                return (tc, Step::Done(pipeline::bad_policy(&input, &e)), 1.0);
+                let step = Step::Done(pipeline::bad_policy(&input, &e));
+                return (tc, step, 1.0, Timeouts::default());
             }
         };
         let empty = HashMap::new();
@@ -303,7 +388,7 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
             };
             pipeline::decide(&policy, &input, &source)
         });
-        (tc, step, policy.sample_passing)
+        (tc, step, policy.sample_passing, policy.timeouts)
     });
     match step {
         Step::Done(decision) => respond(decision, &view, sample, tc, ctx, now_ms),
@@ -315,6 +400,7 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
                 tc,
                 sample,
                 now_ms,
+                timeouts,
                 fetched: HashMap::new(),
                 settled: HashMap::new(),
                 asked: Vec::new(),
@@ -333,6 +419,8 @@ struct Waiting {
     tc: TraceContext,
     sample: f64,
     now_ms: u64,
+    /// The policy's time limits for KV and the nonce store.
+    timeouts: Timeouts,
     /// What this request got so far (the cache may keep nothing, e.g. with a TTL of 0).
     fetched: HashMap<String, Slot>,
     /// What the runtime answered for this request's signatures and nonce claims.
@@ -342,25 +430,16 @@ struct Waiting {
     rounds: usize,
 }
 
-#[wasm_bindgen]
-extern "C" {
-    /// A KV namespace binding, called directly: `get(key)` resolves to the text or null.
-    type KvNamespace;
-    #[wasm_bindgen(method, catch)]
-    fn get(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
-
-    /// A promise seen as something with `then(onFulfilled)` taking a plain function.
-    type Thenable;
-    #[wasm_bindgen(method, js_name = then)]
-    fn then1(this: &Thenable, f: &js_sys::Function) -> Promise;
-}
-
 thread_local! {
     static WAITING: RefCell<HashMap<u32, Waiting>> = RefCell::new(HashMap::new());
-    static NEXT_WAITING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-    /// Resuming a waiting request: one closure per isolate, bound per request to its slot.
-    static RESUME: Closure<dyn FnMut(u32, JsValue) -> JsValue> =
-        Closure::new(|slot: u32, settled: JsValue| JsValue::from(resume(slot, settled)));
+    /// Random start per wasm instance, as [`NEXT_SLOT`].
+    static NEXT_WAITING: std::cell::Cell<u32> = std::cell::Cell::new(random_u32());
+    /// Resuming a waiting request: one closure per isolate, called with the request's slot;
+    /// `undefined` when the request is not known here (it waited in an instance that trapped
+    /// since): the glue answers it 503 and counts it.
+    static RESUME: Closure<dyn FnMut(u32, JsValue) -> JsValue> = Closure::new(|slot: u32, settled: JsValue| {
+        resume(slot, settled).map_or(JsValue::UNDEFINED, JsValue::from)
+    });
 }
 
 /// The cold path: starts getting everything the core needs for this round at once — KV reads,
@@ -394,16 +473,11 @@ fn wait(mut w: Waiting, needs: Vec<Need>) -> Promise {
             asked.push(need);
         }
     }
-    let kv: KvNamespace = Reflect::get(&w.env, &JsValue::from_str(KV_BINDING))
-        .unwrap_or(JsValue::UNDEFINED)
-        .unchecked_into();
+    let kv = Reflect::get(&w.env, &JsValue::from_str(KV_BINDING)).unwrap_or(JsValue::UNDEFINED);
     let promises = js_sys::Array::new_with_length(asked.len() as u32);
     for (i, need) in asked.iter().enumerate() {
         let p = match need {
-            Need::Kv(key) => kv.get(key).unwrap_or_else(|e| {
-                let msg = format!("KV binding {KV_BINDING}: {}", jwt::js_error(e));
-                Promise::reject(&JsValue::from_str(&msg))
-            }),
+            Need::Kv(key) => glue_kv_get(&kv, key, w.timeouts.kv_ms as f64),
             Need::Body(max) => glue_read_body(&w.view.req, *max as f64),
             Need::Signature(job) => jwt::verify_signature(job),
             Need::Nonce(claim) => glue_claim_nonce(
@@ -411,6 +485,7 @@ fn wait(mut w: Waiting, needs: Vec<Need>) -> Promise {
                     .unwrap_or(JsValue::UNDEFINED),
                 claim.shard,
                 &claim.body(),
+                w.timeouts.nonce_store_ms as f64,
             ),
             other => jwt::promise_for(other),
         };
@@ -423,22 +498,13 @@ fn wait(mut w: Waiting, needs: Vec<Need>) -> Promise {
         v
     });
     WAITING.with(|m| m.borrow_mut().insert(slot, w));
-    let all = Promise::all_settled(&promises);
-    RESUME.with(|r| {
-        let f: js_sys::Function = r
-            .as_ref()
-            .unchecked_ref::<js_sys::Function>()
-            .bind1(&JsValue::NULL, &JsValue::from(slot))
-            .unchecked_into();
-        all.unchecked_ref::<Thenable>().then1(&f)
-    })
+    RESUME.with(|r| glue_when_settled(&promises, r.as_ref(), slot))
 }
 
-/// Records what a round got, asks the core again, and answers or waits for the next round.
-fn resume(slot: u32, settled: JsValue) -> Promise {
-    let Some(mut w) = WAITING.with(|m| m.borrow_mut().remove(&slot)) else {
-        return Promise::resolve(&JsValue::from(reply(&Reply::plain(500))));
-    };
+/// Records what a round got, asks the core again, and answers or waits for the next round;
+/// `None` when no request waits under `slot` in this instance.
+fn resume(slot: u32, settled: JsValue) -> Option<Promise> {
+    let mut w = WAITING.with(|m| m.borrow_mut().remove(&slot))?;
     let settled: js_sys::Array = settled.unchecked_into();
     let (value_key, reason_key) = (JsValue::from_str("value"), JsValue::from_str("reason"));
     let mut slots: Vec<(String, Slot)> = Vec::new();
@@ -457,6 +523,7 @@ fn resume(slot: u32, settled: JsValue) -> Promise {
             Need::Kv(key) => {
                 let slot = match outcome {
                     Ok(v) => Slot::from_store(&key, v.as_string().as_deref()),
+                    Err(e) if timed_out(&e) => Slot::TimedOut(jwt::js_error(e).into()),
                     Err(e) => Slot::Unavailable(jwt::js_error(e).into()),
                 };
                 slots.push((key, slot));
@@ -483,7 +550,7 @@ fn resume(slot: u32, settled: JsValue) -> Promise {
             Need::Nonce(claim) => {
                 w.settled.insert(claim.id.clone(), settled_from(outcome));
             }
-            other => got.push(jwt::got(other, outcome)),
+            other => got.extend(jwt::got(other, outcome)),
         }
     }
     let now_ms = w.now_ms;
@@ -492,13 +559,15 @@ fn resume(slot: u32, settled: JsValue) -> Promise {
             state.cache.insert(key.clone(), slot.clone(), now_ms);
             w.fetched.insert(key, slot);
         }
-        let Ok(policy) = state.policy.clone() else {
-            unreachable!("a bad policy never needs anything")
-        };
         let input = Input {
             req: &w.view,
             now_ms,
             request_id: "",
+        };
+        // A bad policy never needs anything; should one come here, it fails closed.
+        let policy = match state.policy.clone() {
+            Ok(p) => p,
+            Err(e) => return Step::Done(pipeline::bad_policy(&input, &e)),
         };
         let records = Layered {
             fetched: &w.fetched,
@@ -518,10 +587,10 @@ fn resume(slot: u32, settled: JsValue) -> Promise {
             pipeline::decide(&policy, &input, &source)
         })
     });
-    match step {
+    Some(match step {
         Step::Done(decision) => respond(decision, &w.view, w.sample, w.tc, w.ctx, now_ms),
         Step::Need(more) => wait(w, more),
-    }
+    })
 }
 
 /// Turns a decision into the response promise; its trace is written now (replies) or when the
@@ -561,13 +630,17 @@ fn respond(
                 n.set(v);
                 v
             });
+            // What a trap before the origin answers would lose: this trace's entries.
+            let trace_entries = if log { trace.entries.len() as u32 } else { 0 };
             IN_FLIGHT.with(|ring| {
-                ring.borrow_mut()[slot as usize % RING] = Some(InFlight {
-                    slot,
-                    trace,
-                    emit,
-                    start_ms,
-                })
+                if let Some(cell) = ring.borrow_mut().get_mut(slot as usize % RING) {
+                    *cell = Some(InFlight {
+                        slot,
+                        trace,
+                        emit,
+                        start_ms,
+                    });
+                }
             });
             let mut set = String::from("traceparent\n");
             set.push_str(&traceparent);
@@ -604,6 +677,8 @@ fn respond(
                     view.body
                         .get()
                         .map(|b| js_sys::Uint8Array::from(b.as_slice())),
+                    plan.timeout_ms as f64,
+                    trace_entries,
                 )
             })
         }
@@ -616,10 +691,22 @@ fn settled_from(outcome: Result<JsValue, JsValue>) -> Settled {
         Ok(v) if v.as_bool() == Some(true) => Settled::Yes,
         Ok(v) if v.as_string().as_deref() == Some("late") => Settled::Late,
         Ok(_) => Settled::No,
+        Err(e) if timed_out(&e) => Settled::TimedOut(jwt::js_error(e).into()),
         Err(e) => Settled::Failed(jwt::js_error(e).into()),
     }
 }
 
 fn reply(r: &Reply) -> Response {
+    if let Some(challenge) = r.challenge {
+        // Access Token Validation in Bearer mode: `WWW-Authenticate` (RFC 6750 §3).
+        return super::authz::reply_with(
+            r.status,
+            &[
+                ("content-type", r.content_type),
+                ("www-authenticate", challenge),
+            ],
+            &r.body,
+        );
+    }
     glue_reply(r.status, r.content_type, &r.body, r.allow.clone())
 }

@@ -1,22 +1,186 @@
 // The few steps of the hot path that would cost many wasm<->JS crossings if driven from Rust,
-// done in one call each. No logic lives here: Rust decides, this applies.
+// done in one call each. No logic lives here: Rust decides, this applies — with two exceptions
+// that only JavaScript can do: time limits (timers), and answering for a wasm instance that is
+// gone. This module's state is JavaScript's: it survives a trap of the wasm instance (the
+// module is not evaluated again when the instance is re-instantiated).
 
 let alwaysRemove = [];
 
-/** Once per isolate: header names removed from every forwarded request ("\n"-separated). */
-export function init(names) {
-  alwaysRemove = names ? names.split("\n") : [];
+// ---------------------------------------------------------------------------------------------
+// After a trap. A Rust panic aborts the wasm instance; the entry shim starts a new one for the
+// next request. Everything the old instance held is gone: its caches, the traces of requests in
+// flight, the trace entries waiting to be shipped, and the callbacks it handed out. Requests
+// already forwarded still get their origin's answer from here, requests waiting for a record get
+// a 503, and what was lost is counted and handed to the next instance to report.
+
+/** What was lost since the last report. */
+const lost = {
+  traps: 0,
+  forwarded_answered_by_glue: 0,
+  waiting_answered_503: 0,
+  trace_entries_lost: 0,
+  trace_entries_in_delivery: 0,
+};
+/** The shipper's buffer, as the live instance last reported it. */
+let tracePending = { buffered: 0, inDelivery: 0 };
+/** Whether an instance started before (so a new `init` follows a trap). */
+let started = false;
+/** The live instance's report callback: `(countsJson) => accepted`. */
+let onLoss = null;
+let flushQueued = false;
+
+function count(kind, n = 1) {
+  lost[kind] += n;
+  queueFlush();
 }
+
+function queueFlush() {
+  if (flushQueued) return;
+  flushQueued = true;
+  queueMicrotask(flushLosses);
+}
+
+function flushLosses() {
+  flushQueued = false;
+  if (!Object.values(lost).some((n) => n > 0) || !onLoss) return;
+  let accepted = false;
+  try {
+    accepted = onLoss(JSON.stringify(lost)) === true;
+  } catch {
+    // The instance that gave the callback is gone too: the next one reports.
+  }
+  if (accepted) for (const k of Object.keys(lost)) lost[k] = 0;
+}
+
+/** Called by the Rust panic hook, before the instance aborts. */
+export function noteTrap() {
+  lost.traps += 1;
+}
+
+/** The shipper's entries waiting (`buffered`) and being delivered (`inDelivery`). */
+export function traceCounts(buffered, inDelivery) {
+  tracePending = { buffered, inDelivery };
+}
+
+/**
+ * Calls a wasm callback; `undefined` when it could not answer: the instance that made it is
+ * gone ("Cannot invoke closure from previous WASM instance", "Module terminated"), the call
+ * trapped, or it ran in a new instance that knows nothing of the request (it returns undefined).
+ */
+function callWasm(f, a, b) {
+  try {
+    return { value: f(a, b) };
+  } catch (e) {
+    return { error: e };
+  }
+}
+
+/**
+ * Once per wasm instance: the header names removed from every forwarded request ("\n"-separated)
+ * and the instance's report callback. After a trap, what the previous instance held is counted
+ * as lost and reported through the new callback.
+ */
+export function init(names, reportLoss) {
+  alwaysRemove = names ? names.split("\n") : [];
+  onLoss = reportLoss ?? null;
+  if (started) {
+    lost.trace_entries_lost += tracePending.buffered;
+    lost.trace_entries_in_delivery += tracePending.inDelivery;
+    tracePending = { buffered: 0, inDelivery: 0 };
+  }
+  started = true;
+  queueFlush();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time limits
+
+function timeoutError(what, ms) {
+  const e = new Error(`${what} did not answer within ${ms} ms`);
+  e.name = "TimeoutError";
+  return e;
+}
+
+/** `p`, or a rejection with a `TimeoutError` after `ms` milliseconds. */
+function withTimeout(p, ms, what) {
+  let timer;
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(timeoutError(what, ms)), ms);
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------------------------------------
+// KV
+
+/** Reads of one key by concurrent requests of this isolate share one `get` (see kvGet). */
+const kvInFlight = new Map();
+
+/**
+ * `kv.get(key)`: the text or null; rejects when the binding fails, or with a `TimeoutError`
+ * after `ms`. Concurrent reads of one key share one `get` (a burst of requests for one unknown
+ * credential costs one read), each with its own time limit; a read past its limit is no longer
+ * shared.
+ */
+export function kvGet(kv, key, ms) {
+  let shared = kvInFlight.get(key);
+  if (!shared) {
+    try {
+      shared = Promise.resolve(kv.get(key));
+    } catch (e) {
+      return Promise.reject(new Error(`KV binding: ${e && e.message ? e.message : e}`));
+    }
+    kvInFlight.set(key, shared);
+    const done = () => {
+      if (kvInFlight.get(key) === shared) kvInFlight.delete(key);
+    };
+    shared.then(done, done);
+  }
+  return withTimeout(shared, ms, "KV read").catch((e) => {
+    // A read that never settles must not hold the key: the next request reads afresh.
+    if (e && e.name === "TimeoutError" && kvInFlight.get(key) === shared) kvInFlight.delete(key);
+    throw e;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting for what a request needs
+
+/**
+ * Resumes a waiting request once all `promises` have settled: `resume(slot, results)` answers
+ * it. When the instance that made `resume` is gone (a trap since), the request gets a 503
+ * (500 if its own resumption trapped), counted.
+ */
+export function whenSettled(promises, resume, slot) {
+  return Promise.allSettled(promises).then((results) => {
+    const r = callWasm(resume, slot, results);
+    if (r.value !== undefined) return r.value;
+    count("waiting_answered_503");
+    const own = r.error instanceof WebAssembly.RuntimeError;
+    return own ? reply(500, TEXT, "Internal Server Error") : reply(503, TEXT, "Service Unavailable");
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forwarding
+
+const TEXT = "text/plain; charset=utf-8";
 
 /**
  * Forwards `req` to `url` as `fetch(url, { method, headers, body })` with the original body
  * stream, or with `bytes` when an interceptor has read the body. `remove` and `set` are
  * "\n"-separated (names; name/value pairs). `respHeaders` ("\n"-separated name/value pairs,
- * usually empty) are added to the origin's response, whose body streams through unread. On a
+ * usually empty) are added to the origin's response, whose body streams through unread.
+ *
+ * The origin has `timeoutMs` to send its response headers (the body then streams without a
+ * limit); past it the request is aborted and `onError(slot, TimeoutError)` answers. On a
  * network error `onError(slot, error)` supplies the answer; `onOk(slot, response)`, when given,
- * sees the origin's response and returns it.
+ * sees the origin's response and returns it. Either callback may belong to a wasm instance that
+ * is gone by then: the origin's answer is handed back as it is (its generated headers were
+ * decided before forwarding and are added here), or a plain 502/504; the lost trace
+ * (`entries` entries) is counted.
  */
-export function forward(req, url, remove, set, respHeaders, onError, slot, onOk, bytes) {
+export function forward(req, url, remove, set, respHeaders, onError, slot, onOk, bytes, timeoutMs, entries) {
   const headers = new Headers(req.headers);
   for (const n of alwaysRemove) headers.delete(n);
   if (remove) for (const n of remove.split("\n")) headers.delete(n);
@@ -25,14 +189,50 @@ export function forward(req, url, remove, set, respHeaders, onError, slot, onOk,
     for (let i = 0; i + 1 < p.length; i += 2) headers.set(p[i], p[i + 1]);
   }
   const method = req.method;
-  const init = { method, headers, redirect: "manual" };
+  const abort = new AbortController();
+  const init = { method, headers, redirect: "manual", signal: abort.signal };
   if (method !== "GET" && method !== "HEAD") {
     if (bytes) init.body = bytes;
     else if (req.body) init.body = req.body;
   }
-  let p = fetch(url, init);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort.abort(timeoutError("the origin", timeoutMs));
+  }, timeoutMs);
+  let p = fetch(url, init).then(
+    (r) => {
+      clearTimeout(timer);
+      return r;
+    },
+    (e) => {
+      clearTimeout(timer);
+      throw timedOut ? timeoutError("the origin", timeoutMs) : e;
+    },
+  );
   if (respHeaders) p = p.then((r) => withHeaders(r, respHeaders));
-  return p.then(onOk ? (r) => onOk(slot, r) : undefined, (e) => onError(slot, e));
+  const lostTrace = () => {
+    count("forwarded_answered_by_glue");
+    count("trace_entries_lost", entries);
+  };
+  return p.then(
+    onOk
+      ? (r) => {
+          const out = callWasm(onOk, slot, r);
+          if (out.value !== undefined) return out.value;
+          lostTrace();
+          return r;
+        }
+      : undefined,
+    (e) => {
+      const out = callWasm(onError, slot, e);
+      if (out.value !== undefined) return out.value;
+      lostTrace();
+      return e && e.name === "TimeoutError"
+        ? reply(504, TEXT, "Gateway Timeout")
+        : reply(502, TEXT, "Bad Gateway");
+    },
+  );
 }
 
 /** The origin's response with headers added: Set-Cookie and Access-Control-Expose-Headers
@@ -79,19 +279,39 @@ export async function readBody(req, max) {
 /**
  * Claims a nonce in the nonce store (Durable Object namespace `ns`, instance `nonce-<shard>`):
  * resolves to true when the nonce was fresh, false when it was replayed, "late" when the
- * signature's window had closed by the store's clock; rejects when the store cannot answer.
+ * signature's window had closed by the store's clock; rejects when the store cannot answer,
+ * and with a `TimeoutError` when it does not answer within `ms`.
  */
-export function claimNonce(ns, shard, claim) {
+export function claimNonce(ns, shard, claim, ms) {
   if (!ns || typeof ns.idFromName !== "function") {
     return Promise.reject(new Error("the NONCES Durable Object binding is missing"));
   }
-  const stub = ns.get(ns.idFromName(`nonce-${shard}`));
-  return stub.fetch(`https://nonce-store/claim?c=${claim}`, { method: "POST" }).then((r) => {
-    if (r.status === 204) return true;
-    if (r.status === 409) return false;
-    if (r.status === 410) return "late";
-    throw new Error(`nonce store answered ${r.status}`);
-  });
+  let answer;
+  try {
+    const stub = ns.get(ns.idFromName(`nonce-${shard}`));
+    answer = stub.fetch(`https://nonce-store/claim?c=${claim}`, { method: "POST" }).then((r) => {
+      if (r.status === 204) return true;
+      if (r.status === 409) return false;
+      if (r.status === 410) return "late";
+      throw new Error(`nonce store answered ${r.status}`);
+    });
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return withTimeout(answer, ms, "the nonce store");
+}
+
+/**
+ * The verdict of `crypto.subtle.verify(...)` over client-supplied signature bytes: true or
+ * false. WebCrypto rejects some malformed signatures instead of answering false (workerd:
+ * `OperationError: Invalid Ed25519 signature length`); the key was already imported, so such a
+ * rejection is the client's bad signature, never a gateway fault.
+ */
+export function verdict(p) {
+  return p.then(
+    (v) => v === true,
+    () => false,
+  );
 }
 
 /** A response written by the gateway itself (denials, faults, routing misses). */

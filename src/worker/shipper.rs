@@ -19,6 +19,10 @@ extern "C" {
     fn post(url: &str, headers: &str, content_type: &str, body: &str, timeout_ms: u32) -> Promise;
     fn sleep(ms: u32) -> Promise;
     fn colo(req: &Request) -> Option<String>;
+    /// Tells the glue how many entries wait and are being delivered, so that a trap's loss
+    /// can be counted by the next instance.
+    #[wasm_bindgen(js_name = traceCounts)]
+    fn trace_counts(buffered: u32, in_delivery: u32);
 }
 
 #[wasm_bindgen]
@@ -40,6 +44,18 @@ struct Shipping {
     headers: String,
     buf: Buffer,
     timer_armed: bool,
+    /// Entries taken from the buffer whose delivery has not finished.
+    in_delivery: usize,
+}
+
+impl Shipping {
+    /// Mirrors the counts into the glue (JavaScript state, which outlives a trap).
+    fn mirror(&self) {
+        trace_counts(
+            u32::try_from(self.buf.len()).unwrap_or(u32::MAX),
+            u32::try_from(self.in_delivery).unwrap_or(u32::MAX),
+        );
+    }
 }
 
 thread_local! {
@@ -81,9 +97,33 @@ pub fn configure(env: &JsValue) -> Result<(), String> {
             headers: headers.join("\n"),
             buf: Buffer::default(),
             timer_armed: false,
+            in_delivery: 0,
         })
     });
     Ok(())
+}
+
+/// The glue's report of what an instance lost to a trap (`counts`: a JSON object of counts):
+/// written to the console, and shipped with the next batch. `false` when it cannot be taken
+/// now (no configuration yet): the glue keeps the counts for later.
+pub fn report_recovery(counts: &str) -> bool {
+    let now = Date::now() as u64;
+    let Some(line) = ship::recovery_report(counts, now) else {
+        return true; // not counts: nothing to report
+    };
+    SHIPPING.with(|s| {
+        let mut s = s.borrow_mut();
+        let Some(sh) = s.as_mut() else {
+            return false;
+        };
+        // Always in the console: the loss must be visible even where nothing is shipped.
+        console(&line);
+        if sh.cfg.endpoint.is_some() {
+            sh.buf.push(vec![line], now, sh.cfg.max_buffer);
+            sh.mirror();
+        }
+        true
+    })
 }
 
 /// Writes one request's trace: to the console and/or into the shipping buffer, and schedules
@@ -96,7 +136,13 @@ pub fn emit(mut trace: Trace, emit: &Emit) {
             .get("cf-ray")
             .ok()
             .flatten()
-            .or_else(|| trace.trace_id.as_ref().map(|t| t[..16].to_string()))
+            .or_else(|| {
+                trace
+                    .trace_id
+                    .as_ref()
+                    .and_then(|t| t.get(..16))
+                    .map(str::to_string)
+            })
             .unwrap_or_default();
     }
     trace.colo = colo(&emit.req);
@@ -109,14 +155,20 @@ pub fn emit(mut trace: Trace, emit: &Emit) {
         }
         sh.cfg.endpoint.as_ref()?;
         sh.buf.push(trace.to_lines(), now, sh.cfg.max_buffer);
-        if sh.buf.due(now, &sh.cfg) {
-            sh.buf.take(now, &sh.cfg).map(Work::Deliver)
+        let work = if sh.buf.due(now, &sh.cfg) {
+            let batch = sh.buf.take(now, &sh.cfg);
+            if let Some(b) = &batch {
+                sh.in_delivery = sh.in_delivery.saturating_add(b.entries.len());
+            }
+            batch.map(Work::Deliver)
         } else if !sh.timer_armed {
             sh.timer_armed = true;
             Some(Work::Timer(sh.cfg.flush_ms))
         } else {
             None
-        }
+        };
+        sh.mirror();
+        work
     });
     let promise = match to_send {
         None => return,
@@ -153,7 +205,12 @@ async fn flush_all() {
             let sh = s.as_mut()?;
             sh.timer_armed = false;
             let now = Date::now() as u64;
-            sh.buf.take(now, &sh.cfg)
+            let batch = sh.buf.take(now, &sh.cfg);
+            if let Some(b) = &batch {
+                sh.in_delivery = sh.in_delivery.saturating_add(b.entries.len());
+                sh.mirror();
+            }
+            batch
         });
         match batch {
             Some(b) => deliver(b).await,
@@ -173,6 +230,7 @@ async fn deliver(batch: Batch) {
         return;
     };
     let Some(url) = cfg.endpoint.as_deref() else {
+        delivered(&batch);
         return;
     };
     let (content_type, body) = ship::encode(&cfg, &batch, Date::now() as u64);
@@ -193,7 +251,10 @@ async fn deliver(batch: Batch) {
         .and_then(|v| v.as_f64())
         .map(|n| n as u16);
         match status {
-            Some(s) if (200..300).contains(&s) => return,
+            Some(s) if (200..300).contains(&s) => {
+                delivered(&batch);
+                return;
+            }
             Some(s) => last = format!("HTTP {s}"),
             None => last = "network error or time-out".into(),
         }
@@ -201,6 +262,7 @@ async fn deliver(batch: Batch) {
             break;
         }
     }
+    delivered(&batch);
     let total = SHIPPING.with(|s| {
         let mut s = s.borrow_mut();
         let sh = s.as_mut()?;
@@ -218,6 +280,16 @@ async fn deliver(batch: Batch) {
         "dropped_total": total,
     });
     console(&report.to_string());
+}
+
+/// A batch's delivery is over (delivered, or given up and counted as dropped).
+fn delivered(batch: &Batch) {
+    SHIPPING.with(|s| {
+        if let Some(sh) = s.borrow_mut().as_mut() {
+            sh.in_delivery = sh.in_delivery.saturating_sub(batch.entries.len());
+            sh.mirror();
+        }
+    });
 }
 
 fn console(line: &str) {

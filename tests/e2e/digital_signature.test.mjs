@@ -22,6 +22,7 @@ import {
   assertPassed,
   startGateway,
   startOrigin,
+  traceparent,
   uniq,
 } from './harness.mjs';
 import { signBody, signRequest } from '../../scripts/sign-request.mjs';
@@ -94,6 +95,8 @@ function makePolicy(origin, rfcBases) {
         max_age_seconds: 60,
       }),
       api('hms-nononce', { type: 'digital_signature', mode: 'http_message_signatures', require_nonce: false }),
+      // A short window (2 s, no skew): nonce expiry and late claims in the real nonce store.
+      api('hms-short', { type: 'digital_signature', mode: 'http_message_signatures', max_age_seconds: 2, clock_skew_seconds: 0 }),
       // RFC 9421 Appendix B: signed in 2021, with the components the examples cover.
       ...rfcBases.map((b, i) =>
         api(
@@ -130,9 +133,19 @@ after(async () => {
   await origin?.close();
 }, H);
 
-/** Sends `method url` with [name, value] headers and a body, as given (Host included). */
-function send(method, pathAndQuery, headers, body) {
+/**
+ * Sends `method url` with [name, value] headers and a body, as given (Host included), and a
+ * fresh traceparent unless one is given: `res.traceId` finds this request's trace entries.
+ * `bodyDelayMs`: the body is sent that long after the headers (a slow upload).
+ */
+function send(method, pathAndQuery, headers, body, { bodyDelayMs = 0 } = {}) {
   const u = new URL(gw.url);
+  let traceId;
+  if (!headers.some(([k]) => k.toLowerCase() === 'traceparent')) {
+    const tp = traceparent();
+    traceId = tp.traceId;
+    headers = [...headers, tp.header];
+  }
   return new Promise((resolve, reject) => {
     const flat = headers.flat();
     const req = http.request(
@@ -142,16 +155,27 @@ function send(method, pathAndQuery, headers, body) {
         res.on('data', (c) => chunks.push(c));
         res.on('end', () => {
           const buf = Buffer.concat(chunks);
-          resolve({ status: res.statusCode, headers: res.headers, body: buf, text: buf.toString('utf8') });
+          resolve({ status: res.statusCode, headers: res.headers, body: buf, text: buf.toString('utf8'), traceId });
         });
         res.on('error', reject);
       },
     );
     req.on('error', reject);
+    if (bodyDelayMs > 0) {
+      req.flushHeaders();
+      setTimeout(() => {
+        if (body != null) req.write(body);
+        req.end();
+      }, bodyDelayMs);
+      return;
+    }
     if (body != null) req.write(body);
     req.end();
   });
 }
+
+/** The digital_signature entry of that request's own trace. */
+const dsEntry = (res) => gw.entryOf(res.traceId, 'digital_signature');
 
 /** A request signed in the body mode. */
 async function bodyCall(api, { alg, body, id, key, query = false, tamper }) {
@@ -193,10 +217,52 @@ describe('Digital Signature, body mode (Sensedia-compatible)', () => {
 
   test('RSA: a signature by another key is refused; the trace says bad_signature', T, async () => {
     const id = uniq('ds');
-    gw.clearOutput();
     const res = await bodyCall('body-sha256withrsa', { alg: 'SHA256withRSA', body: '{}', id, key: privPem(otherRsa.privateKey) });
     assertDenied(res, DS_MSG('HEADER', 'signature'));
-    assert.ok(await gw.waitForOutput(['"cause":"bad_signature"']), gw.output());
+    assert.equal((await dsEntry(res)).cause, 'bad_signature');
+  });
+
+  test('RSA: signature bytes of any length are a 401 bad_signature, never a fault (WebCrypto)', T, async () => {
+    for (const len of [1, 3, 255, 257, 512]) {
+      const id = uniq('ds');
+      const headers = [['Host', new URL(gw.url).host], ['client_id', CLIENT], ['x-e2e-id', id], ['Content-Length', '2'], ['signature', randomBytes(len).toString('base64')]];
+      for (const api of ['body-sha256withrsa', 'body-sha224withrsa']) {
+        const res = await send('POST', `/${api}/items`, headers, '{}');
+        assertDenied(res, DS_MSG('HEADER', 'signature'));
+        assert.equal((await dsEntry(res)).cause, 'bad_signature', `${api}, ${len} bytes`);
+      }
+    }
+  });
+
+  test('a body that cannot be read is a 400 (never forwarded), traced malformed', T, async () => {
+    // A chunked body that breaks off with bytes that are not a chunk: reading it fails.
+    const { default: net } = await import('node:net');
+    const u = new URL(gw.url);
+    const tp = traceparent();
+    const sig = signBody({ algorithm: 'HmacSHA256', key: hmacSecret, body: 'hello' });
+    const id = uniq('ds');
+    const raw = await new Promise((resolve, reject) => {
+      const sock = net.connect(Number(u.port), u.hostname);
+      let out = '';
+      sock.on('data', (d) => {
+        out += d;
+      });
+      sock.on('end', () => resolve(out));
+      sock.on('close', () => resolve(out));
+      sock.on('error', (e) => (out ? resolve(out) : reject(e)));
+      sock.setTimeout(10_000, () => sock.destroy());
+      sock.write(
+        `POST /body-hmacsha256/items HTTP/1.1\r\nHost: ${u.host}\r\nclient_id: ${CLIENT}\r\nx-e2e-id: ${id}\r\n` +
+          `signature: ${sig}\r\n${tp.header[0]}: ${tp.header[1]}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhel`,
+      );
+      setTimeout(() => sock.write('\r\nnot a chunk size\r\n\r\n'), 200);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 /, raw.slice(0, 300));
+    assertNotForwarded(origin, id);
+    const e = await gw.entryOf(tp.traceId, 'digital_signature');
+    assert.equal(e.outcome, 'fault');
+    assert.equal(e.cause, 'malformed');
+    assert.match(e.detail, /reading the request body/);
   });
 
   test('an empty body signs the empty string', T, async () => {
@@ -310,7 +376,7 @@ async function hmsCall(api, opts = {}) {
   const sentBody = opts.sendBody ?? body;
   if (sentBody != null) list.push(['Content-Length', String(Buffer.byteLength(sentBody))]);
   const u = new URL(url);
-  const res = await send(opts.method ?? 'POST', u.pathname + u.search, list, sentBody);
+  const res = await send(opts.method ?? 'POST', u.pathname + u.search, list, sentBody, { bodyDelayMs: opts.bodyDelayMs });
   return { res, id, headers: all };
 }
 
@@ -330,7 +396,6 @@ describe('Digital Signature, RFC 9421 HTTP Message Signatures', () => {
     const body = '{"pay":100}';
     const first = await hmsCall('hms', { body, nonce: 'fixed-nonce-' + uniq('n') });
     assertPassed(first.res, origin, first.id);
-    gw.clearOutput();
     const id = uniq('replay');
     const again = await send(
       'POST',
@@ -340,12 +405,63 @@ describe('Digital Signature, RFC 9421 HTTP Message Signatures', () => {
     );
     assertDenied(again, HMS_MSG);
     assertNotForwarded(origin, id);
-    assert.ok(await gw.waitForOutput(['"cause":"replayed"']), gw.output());
+    assert.equal((await dsEntry(again)).cause, 'replayed');
   });
 
   test('nonces are independent: many fresh nonces in parallel all pass (sharded store)', T, async () => {
     const results = await Promise.all(Array.from({ length: 12 }, () => hmsCall('hms', { body: '{}' })));
     for (const { res, id } of results) assertPassed(res, origin, id);
+  });
+
+  test('one signed request with a fresh nonce sent 8 times at once: exactly one 200', T, async () => {
+    const body = '{"pay":1}';
+    const nonce = 'burst-' + uniq('n');
+    const url = `${String(gw.url).replace(/\/$/, '')}/hms/items?x=1`;
+    const signed = signRequest({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/json' },
+      body,
+      alg: 'ed25519',
+      keyid: 'test-key-ed25519',
+      key: rfcKey('test-key-ed25519'),
+      components: ['@method', '@target-uri', 'content-digest'],
+      nonce,
+    });
+    const headers = [['Host', new URL(gw.url).host], ['client_id', CLIENT], ['content-type', 'application/json'], ...Object.entries(signed), ['Content-Length', String(body.length)]];
+    const results = await Promise.all(Array.from({ length: 8 }, () => send('POST', '/hms/items?x=1', headers, body)));
+    const passed = results.filter((r) => r.status === 200);
+    assert.equal(passed.length, 1, results.map((r) => r.status).join(' '));
+    for (const r of results.filter((x) => x.status !== 200)) {
+      assertDenied(r, HMS_MSG);
+      assert.equal((await dsEntry(r)).cause, 'replayed');
+    }
+  });
+
+  test('the nonce store forgets a nonce once its window closed (the Durable Object, not a stand-in)', { timeout: 30_000 }, async () => {
+    const nonce = 'expiry-' + uniq('n');
+    const created = Math.floor(Date.now() / 1000);
+    const first = await hmsCall('hms-short', { body: '{}', nonce, created });
+    assertPassed(first.res, origin, first.id);
+    const again = await hmsCall('hms-short', { body: '{}', nonce });
+    assertDenied(again.res, HMS_MSG);
+    assert.equal((await dsEntry(again.res)).cause, 'replayed');
+    // The first window ends with the last second of created + max_age_seconds (2 s, no skew).
+    while (Date.now() < (created + 3) * 1000 + 200) await new Promise((r) => setTimeout(r, 100));
+    const later = await hmsCall('hms-short', { body: '{}', nonce });
+    assertPassed(later.res, origin, later.id);
+  });
+
+  test('a claim reaching the store after the window closed is refused (slow body; the Durable Object)', { timeout: 30_000 }, async () => {
+    // Inside the window at arrival; the body (covered by content-digest, so read before the
+    // nonce is claimed) arrives 4.5 s later, past the window's end ((created + 3) s).
+    const created = Math.floor(Date.now() / 1000);
+    const { res, id } = await hmsCall('hms-short', { body: '{"slow":true}', created, bodyDelayMs: 4500 });
+    assertDenied(res, HMS_MSG);
+    assertNotForwarded(origin, id);
+    const e = await dsEntry(res);
+    assert.equal(e.cause, 'expired');
+    assert.match(e.detail, /closed before its nonce was recorded/);
   });
 
   test('the same nonce sent twice at once passes exactly once', T, async () => {
@@ -362,11 +478,10 @@ describe('Digital Signature, RFC 9421 HTTP Message Signatures', () => {
   });
 
   test('a body that does not match Content-Digest is refused (digest_mismatch)', T, async () => {
-    gw.clearOutput();
     const { res, id } = await hmsCall('hms', { body: '{"a":1}', sendBody: '{"a":2}' });
     assertDenied(res, HMS_MSG);
     assertNotForwarded(origin, id);
-    assert.ok(await gw.waitForOutput(['"cause":"digest_mismatch"']), gw.output());
+    assert.equal((await dsEntry(res)).cause, 'digest_mismatch');
   });
 
   test('a request with a body whose signature does not cover content-digest is refused', T, async () => {
@@ -375,10 +490,9 @@ describe('Digital Signature, RFC 9421 HTTP Message Signatures', () => {
   });
 
   test('a signature not covering a required component is refused (missing_component)', T, async () => {
-    gw.clearOutput();
     const { res } = await hmsCall('hms-ed', { components: ['@method', '@path'], method: 'GET' });
     assertDenied(res, HMS_MSG);
-    assert.ok(await gw.waitForOutput(['"cause":"missing_component"']), gw.output());
+    assert.equal((await dsEntry(res)).cause, 'missing_component');
     const ok = await hmsCall('hms-ed', { components: ['@method', '@path', 'x-tenant'], method: 'GET' });
     assertPassed(ok.res, origin, ok.id);
   });
@@ -392,35 +506,67 @@ describe('Digital Signature, RFC 9421 HTTP Message Signatures', () => {
       },
     });
     assertDenied(res, HMS_MSG);
+    assert.equal((await dsEntry(res)).cause, 'bad_signature');
+  });
+
+  test('signatures of the wrong length are a 401 bad_signature, never a fault (ed25519, ecdsa, rsa-pss)', T, async () => {
+    for (const [alg, lens] of [
+      ['ed25519', [0, 3, 63, 65, 128]],
+      ['ecdsa-p256-sha256', [3, 63, 65, 72]],
+      ['rsa-pss-sha512', [3, 255, 257]],
+    ]) {
+      for (const len of lens) {
+        const { res } = await hmsCall('hms', {
+          alg,
+          body: '{}',
+          after: (h) => {
+            h.Signature = h.Signature.replace(/:[^:]*:$/, `:${randomBytes(len).toString('base64')}:`);
+          },
+        });
+        assertDenied(res, HMS_MSG);
+        assert.equal((await dsEntry(res)).cause, 'bad_signature', `${alg}, ${len} bytes`);
+      }
+    }
   });
 
   test('an algorithm the API does not allow is refused (alg_not_allowed)', T, async () => {
-    gw.clearOutput();
     const { res } = await hmsCall('hms-ed', { alg: 'hmac-sha256', components: ['@method', '@path', 'x-tenant'], method: 'GET' });
     assertDenied(res, HMS_MSG);
-    assert.ok(await gw.waitForOutput(['"cause":"alg_not_allowed"']), gw.output());
+    assert.equal((await dsEntry(res)).cause, 'alg_not_allowed');
   });
 
   test('created too long ago (expired) and in the future (clock_skew) are refused', T, async () => {
     const now = Math.floor(Date.now() / 1000);
-    gw.clearOutput();
     const old = await hmsCall('hms-ed', { components: ['@method', '@path', 'x-tenant'], method: 'GET', created: now - 3600 });
     assertDenied(old.res, HMS_MSG);
+    assert.equal((await dsEntry(old.res)).cause, 'expired');
     const future = await hmsCall('hms-ed', { components: ['@method', '@path', 'x-tenant'], method: 'GET', created: now + 3600 });
     assertDenied(future.res, HMS_MSG);
+    assert.equal((await dsEntry(future.res)).cause, 'clock_skew');
     const expired = await hmsCall('hms', { body: '{}', expires: now - 120 });
     assertDenied(expired.res, HMS_MSG);
-    assert.ok(await gw.waitForOutput(['"cause":"expired"', '"cause":"clock_skew"']), gw.output());
+    assert.equal((await dsEntry(expired.res)).cause, 'expired');
+  });
+
+  test('expires may have passed by at most clock_skew_seconds (30 s, as created in the future)', T, async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const within = await hmsCall('hms', { body: '{}', created: now - 20, expires: now - 15 });
+    assertPassed(within.res, origin, within.id);
+    const beyond = await hmsCall('hms', { body: '{}', created: now - 50, expires: now - 45 });
+    assertDenied(beyond.res, HMS_MSG);
+    const e = await dsEntry(beyond.res);
+    assert.equal(e.cause, 'expired');
+    assert.match(e.detail, /expired \d+s ago/);
   });
 
   test('an unknown keyid, a key of another type and a wrong key are refused', T, async () => {
-    gw.clearOutput();
     const unknown = await hmsCall('hms', { body: '{}', keyid: 'no-such-key', signKid: 'test-key-ed25519' });
     assertDenied(unknown.res, HMS_MSG);
-    // Signed with ed25519 but naming the ECDSA key.
+    assert.equal((await dsEntry(unknown.res)).cause, 'unknown_key');
+    // Signed with ed25519 but naming the ECDSA key (pinned to ecdsa-p256-sha256).
     const wrong = await hmsCall('hms', { body: '{}', alg: 'ed25519', keyid: 'test-key-ecc-p256', signKid: 'test-key-ed25519' });
     assertDenied(wrong.res, HMS_MSG);
-    assert.ok(await gw.waitForOutput(['"cause":"unknown_key"']), gw.output());
+    assert.equal((await dsEntry(wrong.res)).cause, 'alg_not_allowed');
   });
 
   test('no nonce: refused where nonces are required, passes where they are not', T, async () => {
@@ -511,6 +657,6 @@ describe('the nonce store failing', () => {
     });
     assertFault(res, 503);
     assertNotForwarded(origin, id);
-    assert.ok(await broken.waitForOutput(['"cause":"store_unavailable"']), broken.output());
+    assert.equal((await broken.entryOf(res.traceId, 'digital_signature')).cause, 'store_unavailable');
   });
 });

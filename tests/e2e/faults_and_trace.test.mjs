@@ -13,27 +13,14 @@ import {
   parts,
   assertFault,
   assertNotForwarded,
+  closedPort,
+  traceEntries,
   TEST_TIMEOUT,
   HOOK_TIMEOUT,
 } from './harness.mjs';
 
 const T = { timeout: TEST_TIMEOUT };
 const H = { timeout: HOOK_TIMEOUT };
-
-/** Every trace entry the Worker wrote so far (each console line is a JSON array). */
-function traceEntries(output) {
-  const entries = [];
-  for (const line of output.split('\n')) {
-    const t = line.trim();
-    if (!t.startsWith('[{')) continue;
-    try {
-      entries.push(...JSON.parse(t));
-    } catch {
-      // not a trace line
-    }
-  }
-  return entries;
-}
 
 async function entriesFor(gw, requestPath, count) {
   const ok = await gw.waitForOutput([requestPath], 3000);
@@ -178,5 +165,86 @@ describe('trace', H, () => {
     for (const secret of [token, revoked, scoped, `${token} `]) {
       assert.ok(!gw.output().includes(secret.trim()), `console contains ${secret}`);
     }
+  });
+});
+
+describe('trace sampling at 0', H, () => {
+  let origin;
+  let gw;
+  const app = uniq('sample-app');
+  const token = `tok-${uniq('sample')}-secret`;
+  before(async () => {
+    origin = await startOrigin();
+    const down = `http://127.0.0.1:${await closedPort()}`;
+    gw = await startGateway({
+      policy: {
+        trace: { sample_passing: 0 },
+        apis: [
+          { name: 'orders', base_path: '/orders', origin: origin.url, interceptors: [{ type: 'oauth' }] },
+          { name: 'down', base_path: '/down', origin: down, interceptors: [{ type: 'oauth' }] },
+        ],
+      },
+      records: {
+        [appKey(app)]: appRecord({ access: [{ api: 'orders' }, { api: 'down' }] }),
+        [tokenKey(token)]: tokenRecord({ client_id: app }),
+      },
+    });
+  }, H);
+  after(async () => {
+    await gw?.dispose();
+    await origin?.close();
+  }, H);
+
+  test('a pass writes no entry; a denial and a fault still do', T, async () => {
+    const creds = (tok) => parts({ headers: [['client_id', app], ['access_token', tok]] });
+    const pass = await gw.request('/orders/sampled-out', { p: creds(token) });
+    assert.equal(pass.status, 200);
+    const deny = await gw.request('/orders/denied', { p: creds('unknown-token') });
+    assert.equal(deny.status, 401);
+    const fault = await gw.request('/down/x', { p: creds(token) });
+    assertFault(fault, 502, [token]);
+    // The denial and the fault are traced, each in its own trace...
+    assert.equal((await gw.entryOf(deny.traceId, 'oauth')).cause, 'not_found');
+    const f = await gw.entryOf(fault.traceId, 'forward');
+    assert.equal(f.cause, 'origin_unreachable');
+    // ...and the pass, answered before both, is not.
+    assert.deepEqual(
+      traceEntries(gw.output()).filter((e) => e.trace_id === pass.traceId),
+      [],
+      'a passing request was traced with sample_passing = 0',
+    );
+    assert.ok(traceEntries(gw.output()).every((e) => e.outcome !== 'pass' || e.trace_id === fault.traceId));
+  });
+});
+
+describe('OAuth: an app not granted the call', H, () => {
+  let origin;
+  let gw;
+  const app = uniq('nogrant-app');
+  const token = `tok-${uniq('nogrant')}-secret`;
+  before(async () => {
+    origin = await startOrigin();
+    gw = await startGateway({
+      policy: { apis: [{ name: 'orders', base_path: '/orders', origin: origin.url, interceptors: [{ type: 'oauth' }] }] },
+      records: {
+        [appKey(app)]: appRecord({ access: [{ api: 'billing' }] }),
+        [tokenKey(token)]: tokenRecord({ client_id: app }),
+      },
+    });
+  }, H);
+  after(async () => {
+    await gw?.dispose();
+    await origin?.close();
+  }, H);
+
+  test('answers with the Access Token message and the seed trace line (issue 12)', T, async () => {
+    const res = await gw.request('/orders/x', { p: parts({ headers: [['client_id', app], ['access_token', token]] }) });
+    assert.equal(res.status, 401);
+    assert.equal(res.text, 'Access Token in the request, identified by HEADER access_token, is invalid. Check docs.sensedia.com');
+    const e = await gw.entryOf(res.traceId, 'oauth');
+    assert.equal(e.line, 'Access token in HEADER access_token DOES NOT HAVE ACCESS TO THIS RESOURCE; rejecting call');
+    assert.equal(e.cause, 'no_access');
+    assert.equal(e.element, 'HEADER access_token');
+    assert.equal(e.client_id, app);
   });
 });

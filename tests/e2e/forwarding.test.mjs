@@ -252,6 +252,44 @@ describe('forwarding', H, () => {
     });
   });
 
+  describe('trace context reaching the origin', H, () => {
+    const WELL_FORMED = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+    for (const [label, incoming] of [
+      ['no traceparent', null],
+      ['a malformed traceparent', 'not-a-traceparent'],
+      ['an all-zero trace id', '00-00000000000000000000000000000000-00f067aa0ba902b7-01'],
+      ['an all-zero parent id', '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01'],
+      ['version ff', 'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'],
+      ['uppercase hex', '00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01'],
+      ['a short trace id', '00-4bf92f3577b34da6a3ce929d0e0e47-00f067aa0ba902b7-01'],
+    ]) {
+      test(`${label} in: a fresh, well-formed traceparent reaches the origin`, T, async () => {
+        const seen = [];
+        for (let i = 0; i < 2; i++) {
+          const id = uniq('tp');
+          const res = await gw.request('/open/tp', { id, traced: false, headers: incoming ? [['traceparent', incoming]] : [] });
+          const got = assertPassed(res, origin, id).headers.traceparent;
+          const m = WELL_FORMED.exec(String(got));
+          assert.ok(m, `not a well-formed traceparent: ${got}`);
+          assert.notEqual(m[1], '0'.repeat(32));
+          assert.notEqual(m[2], '0'.repeat(16));
+          const inId = incoming?.split('-')[1]?.toLowerCase();
+          if (inId && inId.length >= 16) assert.ok(!got.includes(inId), `${got} continues ${incoming}`);
+          seen.push(m[1]);
+        }
+        assert.notEqual(seen[0], seen[1], 'each request starts its own trace');
+      });
+    }
+
+    test('a valid traceparent: the same trace continues, with the gateway as parent', T, async () => {
+      const id = uniq('tp');
+      const res = await gw.request('/open/tp', { id, headers: [['traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00']] });
+      const got = assertPassed(res, origin, id).headers.traceparent;
+      assert.match(got, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-00$/);
+      assert.ok(!got.includes('00f067aa0ba902b7'));
+    });
+  });
+
   describe('origin down', H, () => {
     test('no interceptor: 502 with a generic body', T, async () => {
       const res = await gw.request('/down/a?b=c', { id: uniq('req') });

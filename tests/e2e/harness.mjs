@@ -3,9 +3,19 @@
 //
 // The Worker under test is read from $E2E_BUILD_DIR (default: <repo>/build, the worker-build
 // output); its entry is $E2E_ENTRY (a path relative to that folder) or the first of
-// index.js, worker/shim.mjs, shim.mjs, index.mjs that exists.
+// index.js, worker/shim.mjs, shim.mjs, index.mjs that exists. `startGateway({ buildDir })` runs
+// another build (the test build of scripts/build-test.sh, see `testBuild`).
+//
+// Stand-ins (`startGateway({ standins: { kv: true, nonces: true } })`): the RECORDS and NONCES
+// bindings replaced by Miniflare wrapped bindings that this process controls — every KV read
+// counted per key and answered, failed, delayed or left hanging as the test says
+// (`gw.kv.mode = (key) => 'pass' | 'fail' | 'hang' | { delayMs }`, or a promise of one: the read
+// waits for it), every nonce claim answered
+// fresh, replayed, failed or left hanging (`gw.nonces.mode`). The KV stand-in reads through to a
+// real local KV namespace, which `gw.seed` writes.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -15,10 +25,27 @@ import { fileURLToPath } from 'node:url';
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
 process.env.WRANGLER_SEND_METRICS ??= 'false';
 
-const { Miniflare } = await import('miniflare');
+const { Miniflare, Response: MfResponse } = await import('miniflare');
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BUILD_DIR = path.resolve(process.env.E2E_BUILD_DIR ?? path.join(REPO, 'build'));
+/** The test-only build (cargo features such as trap-trigger), made by scripts/build-test.sh. */
+export const TEST_BUILD_DIR = path.join(REPO, 'build-test');
+
+/**
+ * Builds the test-only variant (scripts/build-test.sh, features `trap-trigger`) and returns its
+ * folder. Incremental after the first time (its own cargo target folder); the first build takes
+ * minutes on a small machine, so give the calling hook a long timeout (BUILD_TIMEOUT).
+ */
+export function testBuild() {
+  return new Promise((resolve, reject) => {
+    execFile('bash', [path.join(REPO, 'scripts', 'build-test.sh')], { cwd: REPO, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`scripts/build-test.sh failed: ${err.message}\n${String(stderr).slice(-3000)}`));
+      else resolve(TEST_BUILD_DIR);
+    });
+  });
+}
+export const BUILD_TIMEOUT = 900_000;
 
 /** Timeouts (ms) for node:test: every test and hook passes one of these. */
 export const TEST_TIMEOUT = 20_000;
@@ -26,16 +53,16 @@ export const HOOK_TIMEOUT = 90_000;
 
 export const DEFAULT_DOCS = 'docs.sensedia.com';
 
-export function findEntry() {
+export function findEntry(buildDir = BUILD_DIR) {
   const candidates = process.env.E2E_ENTRY
     ? [process.env.E2E_ENTRY]
     : ['index.js', 'worker/shim.mjs', 'shim.mjs', 'index.mjs'];
   for (const c of candidates) {
-    const p = path.join(BUILD_DIR, c);
+    const p = path.join(buildDir, c);
     if (existsSync(p)) return p;
   }
   throw new Error(
-    `no built Worker in ${BUILD_DIR} (looked for ${candidates.join(', ')}); ` +
+    `no built Worker in ${buildDir} (looked for ${candidates.join(', ')}); ` +
       'build it first (worker-build --release) or set E2E_BUILD_DIR / E2E_ENTRY',
   );
 }
@@ -46,6 +73,30 @@ export function findEntry() {
 export const sha256hex = (data) => createHash('sha256').update(data).digest('hex');
 
 let uniqCounter = 0;
+/**
+ * A fresh W3C traceparent for one request: the gateway keeps its trace id, so the trace entries
+ * of that very request can be found (`gw.traceOf(traceId)`), whatever else ran at the time.
+ */
+export function traceparent() {
+  const traceId = randomBytes(16).toString('hex');
+  return { traceId, header: ['traceparent', `00-${traceId}-${randomBytes(8).toString('hex')}-01`] };
+}
+
+/** Every trace entry in console output (each trace is one line holding a JSON array). */
+export function traceEntries(output) {
+  const entries = [];
+  for (const line of output.split('\n')) {
+    const t = line.trim();
+    if (!t.startsWith('[{')) continue;
+    try {
+      entries.push(...JSON.parse(t));
+    } catch {
+      // not a trace line
+    }
+  }
+  return entries;
+}
+
 /** A unique, URL/header/cookie-safe id. */
 export function uniq(prefix = 'id') {
   uniqCounter += 1;
@@ -208,11 +259,17 @@ export function rawRequest(baseUrl, reqPath, { method = 'GET', headers = [], bod
  *   .../resp-headers   -> 201 with two Set-Cookie, Cache-Control, x-multi
  *   request with a body (any method) -> 200 echoing the body and its content-type,
  *                         x-origin-len / x-origin-sha256 headers
+ *   .../hold/...       -> held (no answer) until origin.release(), then 200 JSON {"ok":true,"held":true,...}
+ *   .../hang/...       -> never answered
+ *   .../delay/<ms>/... -> 200 JSON {"ok":true,"delayed":<ms>} after <ms> milliseconds
+ *   .../slowbody/<ms>/... -> 200 headers at once, then `first` and, <ms> later, `second`
  *   anything else      -> 200 JSON {"ok":true,"path":<path+query>}
  * Use the x-e2e-id request header (forwarded by the gateway) to find a test's requests.
  */
 export async function startOrigin() {
   const requests = [];
+  const held = [];
+  const hanging = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -228,6 +285,28 @@ export async function startOrigin() {
       requests.push(rec);
       const p = req.url.split('?')[0];
       let m;
+      if (/\/hold(\/|$)/.test(p)) {
+        held.push({ res, path: req.url });
+        return;
+      }
+      if (/\/hang(\/|$)/.test(p)) {
+        hanging.push(res);
+        return;
+      }
+      if ((m = /\/delay\/(\d+)(\/|$)/.exec(p))) {
+        const ms = Number(m[1]);
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ ok: true, delayed: ms }));
+        }, ms);
+        return;
+      }
+      if ((m = /\/slowbody\/(\d+)(\/|$)/.exec(p))) {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('first;');
+        setTimeout(() => res.end('second'), Number(m[1]));
+        return;
+      }
       if ((m = /\/status\/(\d{3})$/.exec(p))) {
         const code = Number(m[1]);
         res.writeHead(code, {
@@ -272,8 +351,26 @@ export async function startOrigin() {
     requests,
     /** Requests that carried `x-e2e-id: <id>`. */
     find: (id) => requests.filter((r) => r.headers['x-e2e-id'] === id),
+    /** How many requests to .../hold/... wait for `release`. */
+    heldCount: () => held.length,
+    /** Answers every held request: 200 JSON {"ok":true,"held":true,"path":...}. */
+    release() {
+      for (const h of held.splice(0)) {
+        h.res.writeHead(200, { 'content-type': 'application/json', 'x-origin-held': 'yes' });
+        h.res.end(JSON.stringify({ ok: true, held: true, path: h.path }));
+      }
+    },
+    /** Waits until `n` requests are held (or fails after `ms`). */
+    async waitHeld(n, ms = 10_000) {
+      const deadline = Date.now() + ms;
+      while (held.length < n) {
+        if (Date.now() > deadline) throw new Error(`only ${held.length} of ${n} requests reached the origin`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     close: () =>
       new Promise((resolve) => {
+        for (const r of [...hanging, ...held.map((h) => h.res)]) r.destroy();
         server.closeAllConnections?.();
         server.close(() => resolve());
       }),
@@ -292,26 +389,104 @@ export async function closedPort() {
 // ---------------------------------------------------------------------------------------------
 // Gateway (the built Worker in Miniflare)
 
-function miniflareOptions({ policy, hasPolicy, brokenKv, brokenNonces, extraBindings, onStdout, onStderr }) {
-  const entry = findEntry();
+// The stand-in bindings: wrapped bindings (modules evaluated inside the gateway's isolate)
+// whose every call asks this process what to do through the CTL service binding.
+const KV_STANDIN = `
+export default function (env) {
+  async function ask(key) {
+    const r = await env.CTL.fetch('http://ctl/kv', { method: 'POST', body: key });
+    return r.json();
+  }
+  return {
+    async get(key, options) {
+      const a = await ask(key);
+      if (a.mode === 'hang') return new Promise(() => {});
+      if (a.mode === 'fail') throw new Error('KV stand-in: failing as the test asked');
+      if (a.delayMs) await new Promise((r) => setTimeout(r, a.delayMs));
+      return env.INNER.get(key, options);
+    },
+  };
+}`;
+const NONCE_STANDIN = `
+export default function (env) {
+  return {
+    idFromName: (name) => ({ name, toString: () => name }),
+    get: (id) => ({
+      async fetch(url, init) {
+        const r = await env.CTL.fetch('http://ctl/nonce', { method: 'POST', body: String(id.name) + ' ' + url });
+        const a = await r.json();
+        if (a.mode === 'hang') return new Promise(() => {});
+        if (a.mode === 'fail') throw new Error('nonce store stand-in: failing as the test asked');
+        return new Response(null, { status: a.status });
+      },
+    }),
+  };
+}`;
+
+/** The state a stand-in consults: counts and the answer the test chose. */
+function makeStandins() {
+  const kv = {
+    /** Reads per key. */
+    reads: new Map(),
+    total: 0,
+    /** (key) => 'pass' | 'fail' | 'hang' | { delayMs }, or a promise of one (the read waits for it) */
+    mode: () => 'pass',
+    count: (key) => kv.reads.get(key) ?? 0,
+    reset() {
+      kv.reads.clear();
+      kv.total = 0;
+    },
+  };
+  const nonces = {
+    claims: [],
+    /** 'fresh' (204) | 'replayed' (409) | 'late' (410) | 'fail' | 'hang' */
+    mode: 'fresh',
+  };
+  const json = (v) => new MfResponse(JSON.stringify(v), { headers: { 'content-type': 'application/json' } });
+  async function ctl(request) {
+    const url = new URL(request.url);
+    const body = await request.text();
+    if (url.pathname === '/kv') {
+      kv.reads.set(body, kv.count(body) + 1);
+      kv.total += 1;
+      const m = await kv.mode(body);
+      return json(typeof m === 'object' ? { mode: 'pass', delayMs: m.delayMs } : { mode: m });
+    }
+    nonces.claims.push(body);
+    const status = { fresh: 204, replayed: 409, late: 410 }[nonces.mode];
+    return json(status ? { mode: 'answer', status } : { mode: nonces.mode });
+  }
+  return { kv, nonces, ctl };
+}
+
+function miniflareOptions({ policy, hasPolicy, brokenKv, brokenNonces, extraBindings, buildDir, standins, ctl, onStdout, onStderr }) {
+  const dir = buildDir ?? BUILD_DIR;
+  const entry = findEntry(dir);
   const bindings = { ...extraBindings };
   if (hasPolicy) bindings.POLICY = policy;
   // A RECORDS binding that is not a KV namespace: every read fails, as when KV is down.
   if (brokenKv) bindings.RECORDS = 'not-a-kv-namespace';
-  return {
+  const gateway = {
+    name: 'gateway',
     modules: true,
-    modulesRoot: BUILD_DIR,
+    modulesRoot: dir,
     scriptPath: entry,
     modulesRules: [
       { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
       { type: 'CompiledWasm', include: ['**/*.wasm'] },
     ],
     compatibilityDate: '2025-01-01',
-    kvNamespaces: brokenKv ? [] : ['RECORDS'],
+    kvNamespaces: brokenKv || standins?.kv ? [] : ['RECORDS'],
     // The nonce store (RFC 9421 replay protection), SQLite-backed as in wrangler.toml.
     // brokenNonces: a store without SQLite storage, whose every claim fails.
-    durableObjects: { NONCES: { className: 'NonceStore', useSQLite: !brokenNonces } },
+    durableObjects: {
+      ...(standins?.nonces ? {} : { NONCES: { className: 'NonceStore', useSQLite: !brokenNonces } }),
+      // The authorization servers' grant store (codes, refresh-token families), as in wrangler.toml.
+      GRANTS: { className: 'GrantStore', useSQLite: true },
+    },
     bindings,
+  };
+  const shared = {
     cf: false,
     host: '127.0.0.1',
     port: 0,
@@ -320,14 +495,28 @@ function miniflareOptions({ policy, hasPolicy, brokenKv, brokenNonces, extraBind
       stderr.on('data', onStderr);
     },
   };
+  if (!standins?.kv && !standins?.nonces) return { ...shared, ...gateway };
+  const workers = [gateway];
+  gateway.wrappedBindings = {};
+  if (standins.kv) {
+    gateway.wrappedBindings.RECORDS = { scriptName: 'records-standin' };
+    workers.push({ name: 'records-standin', modules: true, script: KV_STANDIN, kvNamespaces: { INNER: 'records' }, serviceBindings: { CTL: ctl } });
+  }
+  if (standins.nonces) {
+    gateway.wrappedBindings.NONCES = { scriptName: 'nonces-standin' };
+    workers.push({ name: 'nonces-standin', modules: true, script: NONCE_STANDIN, serviceBindings: { CTL: ctl } });
+  }
+  return { ...shared, workers };
 }
 
 /**
  * Start the Worker. `policy` is an object or a string (given as is to the POLICY binding);
  * pass `policy: undefined` with `omitPolicy: true` to leave the binding out. `records` maps
- * KV keys to values (objects are JSON-encoded, strings stored verbatim).
+ * KV keys to values (objects are JSON-encoded, strings stored verbatim). `buildDir` runs another
+ * build (e.g. `await testBuild()`); `standins` replaces RECORDS and/or NONCES by stand-ins this
+ * process controls (`gw.kv`, `gw.nonces`; see the top of this file).
  */
-export async function startGateway({ policy, records = {}, omitPolicy = false, brokenKv = false, brokenNonces = false, bindings: extraBindings = {} } = {}) {
+export async function startGateway({ policy, records = {}, omitPolicy = false, brokenKv = false, brokenNonces = false, bindings: extraBindings = {}, buildDir, standins } = {}) {
   let output = '';
   const onStdout = (d) => {
     output += String(d);
@@ -337,8 +526,11 @@ export async function startGateway({ policy, records = {}, omitPolicy = false, b
     output += String(d);
     if (process.env.E2E_VERBOSE) process.stderr.write(`[workerd] ${d}`);
   };
-  let mf = new Miniflare(miniflareOptions({ policy, hasPolicy: !omitPolicy, brokenKv, brokenNonces, extraBindings, onStdout, onStderr }));
+  const stand = makeStandins();
+  const opts = { policy, hasPolicy: !omitPolicy, brokenKv, brokenNonces, extraBindings, buildDir, standins, ctl: stand.ctl, onStdout, onStderr };
+  let mf = new Miniflare(miniflareOptions(opts));
   let url = await mf.ready;
+  const kvNamespace = () => (standins?.kv ? mf.getKVNamespace('INNER', 'records-standin') : mf.getKVNamespace('RECORDS'));
   const gw = {
     get url() {
       return url;
@@ -346,6 +538,10 @@ export async function startGateway({ policy, records = {}, omitPolicy = false, b
     get mf() {
       return mf;
     },
+    /** The KV stand-in's counts and answers (with `standins.kv`). */
+    kv: stand.kv,
+    /** The nonce-store stand-in's claims and answers (with `standins.nonces`). */
+    nonces: stand.nonces,
     /** Everything workerd printed (console.log / console.error of the Worker) so far. */
     output: () => output,
     clearOutput: () => {
@@ -360,27 +556,60 @@ export async function startGateway({ policy, records = {}, omitPolicy = false, b
         await new Promise((r) => setTimeout(r, 50));
       }
     },
+    /**
+     * The trace entries (from the console) of the one request sent with trace id `traceId`
+     * (see `traceparent()`; `gw.request` returns it as `res.traceId`), once its summary entry
+     * (`interceptor: "request"`) is there.
+     */
+    async traceOf(traceId, ms = 3000) {
+      const mine = () => traceEntries(output).filter((e) => e.trace_id === traceId);
+      const deadline = Date.now() + ms;
+      while (!mine().some((e) => e.interceptor === 'request')) {
+        if (Date.now() > deadline) assert.fail(`no trace with trace_id ${traceId}; output: ${output.slice(-800)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return mine();
+    },
+    /** The entry of `interceptor` in the trace of `traceId` (see `traceOf`). */
+    async entryOf(traceId, interceptor) {
+      const entries = await gw.traceOf(traceId);
+      const e = entries.find((x) => x.interceptor === interceptor);
+      assert.ok(e, `no ${interceptor} entry in trace ${traceId}: ${JSON.stringify(entries)}`);
+      return e;
+    },
     async seed(recs) {
-      const kv = await mf.getKVNamespace('RECORDS');
+      const kv = await kvNamespace();
       await Promise.all(
         Object.entries(recs).map(([k, v]) => kv.put(k, typeof v === 'string' ? v : JSON.stringify(v))),
       );
     },
     async del(key) {
-      const kv = await mf.getKVNamespace('RECORDS');
+      const kv = await kvNamespace();
       await kv.delete(key);
     },
     /** Replace the policy (restarts the Worker; KV data in memory may be reset, seed again). */
     async setPolicy(newPolicy, { omit = false } = {}) {
-      await mf.setOptions(miniflareOptions({ policy: newPolicy, hasPolicy: !omit, onStdout, onStderr }));
+      await mf.setOptions(miniflareOptions({ ...opts, policy: newPolicy, hasPolicy: !omit, brokenKv: false, brokenNonces: false }));
       url = await mf.ready;
     },
-    /** Send a request: `p` is a parts() object (or omitted). */
-    request(basePath, { method = 'GET', p, headers = [], body, id } = {}) {
+    /**
+     * Send a request: `p` is a parts() object (or omitted). Unless `traced: false` or a
+     * traceparent header is given, a fresh traceparent goes along: `res.traceId` finds this
+     * request's own trace entries (`gw.traceOf`).
+     */
+    async request(basePath, { method = 'GET', p, headers = [], body, id, traced = true } = {}) {
       const built = buildRequest(basePath, p ?? parts());
       const hs = [...built.headers, ...headers];
       if (id) hs.push(['x-e2e-id', id]);
-      return rawRequest(url, built.path, { method, headers: hs, body });
+      let traceId;
+      if (traced && !hs.some(([k]) => k.toLowerCase() === 'traceparent')) {
+        const tp = traceparent();
+        traceId = tp.traceId;
+        hs.push(tp.header);
+      }
+      const res = await rawRequest(url, built.path, { method, headers: hs, body });
+      res.traceId = traceId;
+      return res;
     },
     async dispose() {
       await mf.dispose();
@@ -430,9 +659,31 @@ export function assertPassed(res, origin, id) {
   return seen[0];
 }
 
-/** Assert a gateway fault status whose body leaks nothing from `secrets`. */
+/** The exact body of each answer the gateway writes itself (text/plain; charset=utf-8). */
+export const FAULT_BODY = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  413: 'Payload Too Large',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/**
+ * Assert a gateway fault: the status, its exact documented body as text/plain (never a detail),
+ * and nothing from `secrets` anywhere in it.
+ */
 export function assertFault(res, status, secrets = []) {
   assert.equal(res.status, status, `expected ${status}; got ${describeRes(res)}`);
+  assert.ok(FAULT_BODY[status], `${status} is not a status the gateway writes`);
+  assert.equal(res.text, FAULT_BODY[status], `the ${status} body; got ${describeRes(res)}`);
+  assert.equal(
+    String(res.headers['content-type']).toLowerCase().replace(/\s+/g, ''),
+    'text/plain;charset=utf-8',
+    `content-type of the ${status}; got ${describeRes(res)}`,
+  );
   for (const s of [...secrets, 'panicked', 'RuntimeError', 'serde', 'unreachable', '\n    at ']) {
     if (s === '' || s == null) continue;
     assert.ok(!res.text.includes(String(s)), `${status} body leaks ${JSON.stringify(String(s))}: ${describeRes(res)}`);

@@ -119,13 +119,17 @@ const CASES = [
   { name: 'app PENDING', app: { status: 'PENDING' }, expect: CLIENT },
   { name: 'app REJECTED', app: { status: 'REJECTED' }, expect: CLIENT },
   { name: 'app CANCELLED', app: { status: 'CANCELLED' }, expect: CLIENT },
-  { name: 'app without access to the API', app: { access: [{ api: 'inventory' }] }, expect: CLIENT },
-  { name: 'app with an empty access list', app: { access: [] }, expect: CLIENT },
+  // A valid token of an app not granted the call: the Access Token message (the seed's
+  // "DOES NOT HAVE ACCESS" case; issue 12).
+  { name: 'app without access to the API', app: { access: [{ api: 'inventory' }] }, expect: TOKEN },
+  { name: 'app with an empty access list', app: { access: [] }, expect: TOKEN },
   {
     name: 'app without access to the resource',
     app: { access: [{ api: 'orders', resources: ['list-orders'] }] },
-    expect: CLIENT,
+    expect: TOKEN,
   },
+  { name: 'app without access, token unknown', app: { access: [] }, token: null, expect: TOKEN },
+  { name: 'app without access, token revoked', app: { access: [] }, token: { revoked: true }, expect: TOKEN },
   {
     name: 'app with access to that resource only (list)',
     app: { access: [{ api: 'orders', resources: ['list-orders'] }] },

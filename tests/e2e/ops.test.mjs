@@ -4,13 +4,19 @@
 //
 // create app + issue token (tool) → 200 → token revoke (tool) → 401 after the printed bound
 // (cache TTL 1 s) → app revoke → 401 → import the Sensedia sample → imported valid tokens 200,
-// revoked / expired / pending-app / out-of-scope ones 401 → check.
+// revoked / expired / pending-app / out-of-scope ones 401 → the same export as one file
+// (--export) → JWT issuer keys: add a key → a token it signs passes; rotate (add the new key,
+// then remove the old one) → the new key's tokens pass, the old key's fail after the printed
+// bound → check. Then the deploy guard: the production environment with its placeholders, the
+// demo at the top level and a 127.0.0.1 origin are refused (scripts/check-deploy.mjs, and
+// `wrangler deploy` itself through scripts/build.sh), a filled-in environment passes the check.
 //
 // The tool is target/debug/edge-records (built here with cargo if needed; EDGE_RECORDS_BIN
 // overrides it).
 
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn, execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { CompactSign, importJWK } from 'jose';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -29,6 +35,10 @@ import {
 } from './harness.mjs';
 
 const { Miniflare } = await import('miniflare');
+
+const ISS = 'https://idp.ops.e2e/';
+const JWT_KEYS = JSON.parse(readFileSync(path.join(REPO, 'tests/fixtures/jwt-keys.json'), 'utf8'));
+const JWT_MSG = 'JWT in the request, identified by HEADER Authorization, is invalid. Check docs.sensedia.com';
 
 const NAMESPACE_ID = 'e2e00000000000000000000000000ops';
 const FIXTURES = path.join(REPO, 'tests', 'fixtures', 'sensedia');
@@ -79,6 +89,13 @@ function policy(originUrl) {
         origin: `${originUrl}/catalog-backend`,
         interceptors: [{ type: 'access_token' }],
       },
+      {
+        name: 'reports',
+        base_path: '/reports',
+        origin: `${originUrl}/reports-backend`,
+        // Keys from KV jwt-issuer:<ISS>, written by `edge-records issuer`.
+        interceptors: [{ type: 'jwt', issuers: [{ issuer: ISS, algorithms: ['ES256', 'RS256'] }] }],
+      },
     ],
   };
 }
@@ -121,10 +138,10 @@ const oauth = (clientId, token) => [
 ];
 
 /** Waits until the instant the tool printed ("takes effect everywhere by <RFC 3339> (within N s"). */
-async function waitForEffect(stderr) {
-  const m = /takes effect everywhere by (\S+) \(within (\d+) s/.exec(stderr);
-  assert.ok(m, `no revocation bound in: ${stderr}`);
-  assert.equal(m[2], '1', 'the bound comes from the policy: cache.ttl_seconds = 1, no KV propagation locally');
+async function waitForEffect(stderr, { re = /takes effect everywhere by (\S+) \(within (\d+) s/, within = '1' } = {}) {
+  const m = re.exec(stderr);
+  assert.ok(m, `no bound in: ${stderr}`);
+  assert.equal(m[2], within, 'the bound comes from the policy: cache.ttl_seconds = 1, no KV propagation locally');
   const until = Date.parse(m[1]) + 1000; // printed to the second
   await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now()) + 200));
 }
@@ -280,10 +297,167 @@ test('import the Sensedia sample: valid tokens pass, revoked and expired ones do
   await deny('/orders/', oauth(A3, SENSEDIA.pendingApp), MSG.clientId('HEADER', 'client_id'));
 });
 
+test('import sensedia --export: one file with both lists, each picked by its own field', STEP, async () => {
+  const imported = await ok([
+    'import',
+    'sensedia',
+    '--export',
+    path.join(FIXTURES, 'export.json'),
+    '--expires-in-unit',
+    'seconds',
+    '--api-map',
+    'Catalog API=catalog',
+    '--scope-map',
+    'read=orders:list-orders,one-order',
+  ]);
+  // The same records as the two files: nothing to change.
+  assert.match(imported.stdout, /apps: 5 in the export: 0 created, 0 updated, 5 unchanged/);
+  assert.match(imported.stdout, /tokens: 9 in the export: 0 created, 0 updated, 9 unchanged/);
+  assert.match(imported.stderr, /export\.json: 9 access tokens from "accessTokens\.content"/);
+  // The apps list given as tokens: refused, naming the list it read.
+  const wrong = await tool(['import', 'sensedia', '--tokens', path.join(FIXTURES, 'apps.json')]);
+  assert.equal(wrong.code, 3, wrong.stderr);
+  assert.match(wrong.stderr, /apps\.json as access tokens: none of its 5 entries has "code".*pass it with --apps/);
+});
+
+/** A compact JWS signed now with a test key. */
+async function signJwt(keyName, alg, kid, claims = {}) {
+  const key = await importJWK(JWT_KEYS[keyName], alg);
+  const now = Math.floor(Date.now() / 1000);
+  const payload = { iss: ISS, sub: 'ops', iat: now - 5, exp: now + 600, ...claims };
+  return new CompactSign(new TextEncoder().encode(JSON.stringify(payload))).setProtectedHeader({ alg, kid, typ: 'JWT' }).sign(key);
+}
+
+/** The public half of a test key, as a JWK file's text. */
+function publicJwk(keyName) {
+  const { d, p, q, dp, dq, qi, ...pub } = JWT_KEYS[keyName];
+  return JSON.stringify(pub);
+}
+
+const bearer = (jwt) => [['authorization', `Bearer ${jwt}`]];
+const KEY_ADDED = /is used everywhere by (\S+) \(within (\d+) s/;
+
+test('issuer keys written by the tool: rotation in two steps, the old key refused after the printed bound', STEP, async () => {
+  // A new issuer: its record was never cached, so the key is used at once (negative TTL 0).
+  const added = await ok(['issuer', 'add', ISS, '--kid', 'ec-old', '--jwk', '-'], publicJwk('p256'));
+  assert.match(added.stderr, /key "ec-old" added to jwt-issuer:https:\/\/idp\.ops\.e2e\/ \(1 key\(s\) now\)/);
+  await waitForEffect(added.stderr, { re: KEY_ADDED, within: '0' });
+  const oldJwt = await signJwt('p256', 'ES256', 'ec-old');
+  let { res, id } = await call('/reports/q1', { headers: bearer(oldJwt) });
+  assertPassed(res, origin, id);
+
+  // A key the Worker cannot use is refused with the reason, and nothing is written.
+  const p384 = { kty: 'EC', crv: 'P-384', x: 'A'.repeat(64), y: 'A'.repeat(64) };
+  const refused = await tool(['issuer', 'add', ISS, '--kid', 'p384', '--jwk', '-'], JSON.stringify(p384));
+  assert.equal(refused.code, 3, refused.stderr);
+  assert.match(refused.stderr, /the Worker verifies ECDSA on P-256 only \(ES256\)/);
+
+  // Rotation, step 1: the new key; once the printed bound has passed, its tokens pass.
+  const rotated = await ok(['issuer', 'add', ISS, '--kid', 'rsa-new', '--alg', 'RS256', '--jwk', '-'], publicJwk('rsa'));
+  assert.match(rotated.stderr, /edge-records issuer remove https:\/\/idp\.ops\.e2e\/ --kid ec-old/);
+  await waitForEffect(rotated.stderr, { re: KEY_ADDED });
+  const newJwt = await signJwt('rsa', 'RS256', 'rsa-new');
+  ({ res, id } = await call('/reports/q2', { headers: bearer(newJwt) }));
+  assertPassed(res, origin, id);
+  ({ res, id } = await call('/reports/q3', { headers: bearer(oldJwt) }));
+  assertPassed(res, origin, id);
+
+  // Step 2: the old key goes; after the printed bound its tokens (even one verified and cached
+  // before) are refused, the new key's still pass.
+  const removed = await ok(['issuer', 'remove', ISS, '--kid', 'ec-old']);
+  await waitForEffect(removed.stderr);
+  ({ res, id } = await call('/reports/q4', { headers: bearer(oldJwt) }));
+  assertDenied(res, JWT_MSG);
+  assertNotForwarded(origin, id);
+  const fresh = await signJwt('p256', 'ES256', 'ec-old');
+  ({ res, id } = await call('/reports/q5', { headers: bearer(fresh) }));
+  assertDenied(res, JWT_MSG);
+  ({ res, id } = await call('/reports/q6', { headers: bearer(newJwt) }));
+  assertPassed(res, origin, id);
+
+  const shown = await ok(['issuer', 'show', ISS]);
+  assert.match(shown.stdout, /rsa-new\s+RS256\s+rsa\s+-\s+used/);
+  assert.doesNotMatch(shown.stdout, /ec-old/);
+});
+
 test('check: every record written parses under the Worker types; no secret was printed', STEP, async () => {
   const checked = await ok(['check']);
-  assert.match(checked.stdout, /checked 17 record\(s\).*0 malformed/);
+  assert.match(checked.stdout, /checked 18 record\(s\).*0 malformed/);
   for (const s of [token, appSecret, ...Object.values(SENSEDIA), '7f3e9a51-approved-secret', 'r-0001-not-imported']) {
     assert.ok(!toolStderr.includes(s), 'a secret was printed on standard error');
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The deploy guard
+
+const CHECK = path.join(REPO, 'scripts', 'check-deploy.mjs');
+const quiet = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+
+function checkDeploy(args) {
+  return spawnSync('node', [CHECK, ...args], { cwd: REPO, env: quiet, encoding: 'utf8', timeout: 60_000 });
+}
+
+/** wrangler.toml with the production placeholders filled in (and `edit` applied). */
+function filledConfig(edit = (t) => t) {
+  const text = readFileSync(path.join(REPO, 'wrangler.toml'), 'utf8');
+  const [top, prod] = text.split('[env.production]');
+  const filled = prod
+    .replace('id = "00000000000000000000000000000000"', 'id = "0123456789abcdef0123456789abcdef"')
+    .replace('https://orders.origin.example.com', 'https://orders.internal.acme.net')
+    .replace('https://otel-collector.example.com/v1/logs', 'https://otel.acme.net/v1/logs');
+  const file = path.join(dir, `wrangler-${uniq('deploy')}.toml`);
+  // main and build stay relative to the repository.
+  writeFileSync(file, edit(`${top.replace('main = "build/index.js"', `main = "${path.join(REPO, 'build/index.js')}"`)}[env.production]${filled}`));
+  return file;
+}
+
+test('deploy guard: the production placeholders, the demo and 127.0.0.1 origins are refused', STEP, () => {
+  let r = checkDeploy(['--env', 'production']);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /REFUSING TO DEPLOY environment production/);
+  assert.match(r.stderr, /KV namespace RECORDS: id "0{32}" is the placeholder/);
+  assert.match(r.stderr, /origin https:\/\/orders\.origin\.example\.com is a reserved example name/);
+
+  r = checkDeploy([]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /top level of wrangler\.toml is the demo/);
+  assert.match(r.stderr, /origin http:\/\/127\.0\.0\.1:8790\/orders-backend is a loopback address/);
+
+  const ok = filledConfig();
+  r = checkDeploy(['--env', 'production', '--config', ok]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /has no placeholder left/);
+
+  for (const [what, edit] of [
+    ['origin', (t) => t.replace('https://orders.internal.acme.net', 'http://127.0.0.1:8790/orders')],
+    ['origin', (t) => t.replace('https://orders.internal.acme.net', 'http://localhost:9000')],
+    ['LOGGING endpoint', (t) => t.replace('https://otel.acme.net/v1/logs', 'http://127.0.0.1:8791/ingest')],
+  ]) {
+    r = checkDeploy(['--env', 'production', '--config', filledConfig(edit)]);
+    assert.equal(r.status, 1, `${what}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`${what} .* is (a loopback address|localhost)`));
+  }
+});
+
+test('deploy guard: `wrangler deploy` itself stops in the build, before anything is sent', { timeout: 180_000 }, () => {
+  const wrangler = path.join(REPO, 'node_modules', '.bin', 'wrangler');
+  for (const args of [['deploy', '--env', 'production'], ['deploy']]) {
+    // No Cloudflare credentials: were the guard missing, wrangler would fail on the login instead.
+    const r = spawnSync(wrangler, args, {
+      cwd: REPO,
+      env: { ...quiet, CLOUDFLARE_API_TOKEN: '', CLOUDFLARE_ACCOUNT_ID: '' },
+      encoding: 'utf8',
+      timeout: 170_000,
+    });
+    const out = r.stdout + r.stderr;
+    assert.notEqual(r.status, 0, out);
+    assert.match(out, /REFUSING TO DEPLOY/, `wrangler ${args.join(' ')}:\n${out}`);
+    assert.match(out, /Running custom build `bash scripts\/build\.sh` failed/);
+  }
+  // The dry run scripts/test.sh makes of the demo still builds its bundle.
+  const outdir = path.join(dir, 'dry-run');
+  const r = spawnSync(wrangler, ['deploy', '--dry-run', '--outdir', outdir], { cwd: REPO, env: quiet, encoding: 'utf8', timeout: 170_000 });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.ok(existsSync(path.join(outdir, 'index.js')));
 });

@@ -38,6 +38,7 @@ function routingPolicy(originUrl) {
         resources: [
           { name: 'list-orders', path: '/items', methods: ['GET'] },
           { name: 'one-order', path: '/items/{id}', methods: ['GET', 'POST'] },
+          { name: 'drop-order', path: '/items/{id}', methods: ['DELETE'] },
           { name: 'order-line', path: '/items/{id}/lines/{line}', methods: ['GET'] },
         ],
       },
@@ -110,6 +111,15 @@ const BAD_POLICIES = [
   { name: 'unknown identity_headers key', policy: (o) => bad(o, (p) => { p.identity_headers = { client_id: 'x-a', user_bogus: 'x-b' }; }) },
   { name: 'identity header name that is not a header name', policy: (o) => bad(o, (p) => { p.identity_headers = { client_id: 'bad header:name' }; }) },
   { name: 'top-level docs is not a string', policy: (o) => bad(o, (p) => { p.docs = ['docs.example.com']; }) },
+  // Every number is bounded (issue 12: a leeway of 1e13 made every token with nbf panic).
+  {
+    name: 'a JWT leeway past its bound',
+    policy: (o) => bad(o, (p) => { p.apis[0].interceptors = [{ type: 'jwt', leeway_seconds: 1e13, issuers: [{ issuer: 'i', algorithms: ['HS256'] }] }]; }),
+  },
+  { name: 'an origin time limit of 0', policy: (o) => bad(o, (p) => { p.apis[0].origin_timeout_ms = 0; }) },
+  { name: 'a KV time limit past its bound', policy: (o) => bad(o, (p) => { p.timeouts = { kv_ms: 60_001 }; }) },
+  { name: 'unknown timeouts field', policy: (o) => bad(o, (p) => { p.timeouts = { origin_bogus_ms: 1 }; }), leak: ['origin_bogus_ms'] },
+  { name: 'cache ttl past a day', policy: (o) => bad(o, (p) => { p.cache = { ttl_seconds: 86_401 }; }) },
 ];
 
 describe('policy', H, () => {
@@ -142,11 +152,14 @@ describe('policy', H, () => {
       { method: 'GET', path: '/orders/unknown', creds: true, expect: 404 },
       { method: 'GET', path: '/orders/items/1/2', creds: true, expect: 404 },
       { method: 'GET', path: '/orders/items/1/lines', creds: true, expect: 404 },
-      { method: 'DELETE', path: '/orders/items', creds: true, expect: 405 },
-      { method: 'POST', path: '/orders/items', creds: true, expect: 405 },
-      { method: 'PUT', path: '/orders/items/1', creds: true, expect: 405 },
+      { method: 'DELETE', path: '/orders/items', creds: true, expect: 405, allow: 'GET' },
+      { method: 'POST', path: '/orders/items', creds: true, expect: 405, allow: 'GET' },
+      // Two resources on the path: Allow lists the methods of both, sorted.
+      { method: 'PUT', path: '/orders/items/1', creds: true, expect: 405, allow: 'DELETE, GET, POST' },
+      { method: 'PATCH', path: '/orders/items/1/lines/2', creds: true, expect: 405, allow: 'GET' },
+      { method: 'DELETE', path: '/orders/items/1', creds: true, expect: { path: '/backend/items/1' } },
       { method: 'GET', path: '/orders/unknown', creds: false, expect: 404 },
-      { method: 'DELETE', path: '/orders/items', creds: false, expect: 405 },
+      { method: 'DELETE', path: '/orders/items', creds: false, expect: 405, allow: 'GET' },
       { method: 'GET', path: '/orders/items', creds: false, expect: 401 },
       { method: 'GET', path: '/orders/items?x=1', creds: true, expect: { path: '/backend/items?x=1' } },
       { method: 'GET', path: '/orders/items/42', creds: true, expect: { path: '/backend/items/42' } },
@@ -173,8 +186,14 @@ describe('policy', H, () => {
           assertDenied(res, MSG.clientId('HEADER', 'client_id'));
           assertNotForwarded(origin, id);
         } else {
-          assert.equal(res.status, r.expect, `body ${JSON.stringify(res.text)}`);
+          // 404 / 405: the exact plain body; a 405 says which methods the path has (Allow).
+          assertFault(res, r.expect);
+          assert.equal(res.headers.allow, r.allow, `Allow of ${r.method} ${r.path}`);
           assertNotForwarded(origin, id);
+          const summary = await gw.entryOf(res.traceId, 'request');
+          assert.equal(summary.outcome, 'no_route');
+          if (r.expect === 405) assert.equal(summary.cause, 'method_not_allowed');
+          else assert.ok(['no_api', 'no_resource'].includes(summary.cause), JSON.stringify(summary));
         }
       });
     }

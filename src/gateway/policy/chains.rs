@@ -72,7 +72,7 @@ pub fn check_chains(
         let Some(req) = i.requires() else { continue };
         let at = format!("{path} interceptors[{k}] ({})", i.kind());
         if req.identity {
-            let before = api[..k].iter().any(Interceptor::identifies);
+            let before = api.iter().take(k).any(Interceptor::identifies);
             let ok = if i.is_response_flow() {
                 api.iter().any(Interceptor::identifies)
                     || !resources.is_empty()
@@ -102,7 +102,7 @@ pub fn check_chains(
                     || if i.is_response_flow() {
                         r.interceptors.iter().any(Interceptor::identifies)
                     } else {
-                        r.interceptors[..k].iter().any(Interceptor::identifies)
+                        r.interceptors.iter().take(k).any(Interceptor::identifies)
                     };
                 if !ok {
                     errs.push(identity_error(&at, i.is_response_flow()));

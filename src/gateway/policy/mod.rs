@@ -17,6 +17,37 @@ use std::sync::Arc;
 
 pub const DEFAULT_DOCS: &str = "docs.sensedia.com";
 pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+/// Longest record cache TTL (a day): it adds to the revocation bound.
+pub const MAX_CACHE_TTL_S: u64 = 86_400;
+/// Most records one isolate's cache may hold.
+pub const MAX_CACHE_ENTRIES: u64 = 1_000_000;
+/// Longest origin time limit (ms): ten minutes. Cloudflare's own limit may be lower (a proxied
+/// origin that sends no headers for 100 s is a 524 on most plans).
+pub const MAX_ORIGIN_TIMEOUT_MS: u64 = 600_000;
+/// Longest KV or nonce-store time limit (ms).
+pub const MAX_STORE_TIMEOUT_MS: u64 = 60_000;
+
+/// How long the gateway waits for what it depends on; past it, it answers a fault (fail
+/// closed) instead of leaving the client waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Default for each API's `origin_timeout_ms`: the origin's response headers (504).
+    pub origin_ms: u64,
+    /// One KV read (503).
+    pub kv_ms: u64,
+    /// One nonce-store claim (503).
+    pub nonce_store_ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            origin_ms: 30_000,
+            kv_ms: 5_000,
+            nonce_store_ms: 5_000,
+        }
+    }
+}
 
 /// A compiled policy.
 #[derive(Debug)]
@@ -26,8 +57,13 @@ pub struct Policy {
     /// Fraction of passing requests whose trace is written (denials and faults always are).
     pub sample_passing: f64,
     pub identity: IdentityHeaders,
+    /// Time limits for KV and the nonce store (and the APIs' default origin limit).
+    pub timeouts: Timeouts,
     /// Longest base path first, so the most specific API wins.
     pub apis: Vec<Api>,
+    /// Authorization servers (docs/authorization-server.md): their paths are matched before
+    /// any API's.
+    pub authz: Vec<crate::authz::Server>,
 }
 
 /// Headers that carry the established identity to the origin. Incoming copies are always
@@ -65,6 +101,8 @@ pub struct Api {
     pub base_path: String,
     /// Without a trailing slash.
     pub origin: String,
+    /// How long the origin may take to send its response headers (ms): past it, a 504.
+    pub origin_timeout_ms: u64,
     pub interceptors: Vec<Interceptor>,
     /// `None`: every path under the base path is a call of the API itself.
     pub resources: Option<Vec<Resource>>,
@@ -109,14 +147,14 @@ fn compile_root(v: &Value, errs: &mut Vec<String>) -> Option<Policy> {
 
     let mut cache = CacheSettings::default();
     if let Some(mut c) = root.opt_obj("cache", errs) {
-        if let Some(t) = c.opt_u64("ttl_seconds", errs) {
+        if let Some(t) = c.opt_u64_in("ttl_seconds", 0, MAX_CACHE_TTL_S, errs) {
             cache.ttl_ms = t.saturating_mul(1000);
         }
-        if let Some(t) = c.opt_u64("negative_ttl_seconds", errs) {
+        if let Some(t) = c.opt_u64_in("negative_ttl_seconds", 0, MAX_CACHE_TTL_S, errs) {
             cache.negative_ttl_ms = t.saturating_mul(1000);
         }
-        if let Some(n) = c.opt_u64("max_entries", errs) {
-            cache.max_entries = n as usize;
+        if let Some(n) = c.opt_u64_in("max_entries", 1, MAX_CACHE_ENTRIES, errs) {
+            cache.max_entries = usize::try_from(n).unwrap_or(usize::MAX);
         }
         c.finish(errs);
     }
@@ -131,6 +169,24 @@ fn compile_root(v: &Value, errs: &mut Vec<String>) -> Option<Policy> {
                     "{}: sample_passing must be between 0 and 1",
                     t.path
                 ));
+            }
+        }
+        t.finish(errs);
+    }
+
+    let mut timeouts = Timeouts::default();
+    if let Some(mut t) = root.opt_obj("timeouts", errs) {
+        for (key, max, slot) in [
+            ("origin_ms", MAX_ORIGIN_TIMEOUT_MS, &mut timeouts.origin_ms),
+            ("kv_ms", MAX_STORE_TIMEOUT_MS, &mut timeouts.kv_ms),
+            (
+                "nonce_store_ms",
+                MAX_STORE_TIMEOUT_MS,
+                &mut timeouts.nonce_store_ms,
+            ),
+        ] {
+            if let Some(ms) = t.opt_u64_in(key, 1, max, errs) {
+                *slot = ms;
             }
         }
         t.finish(errs);
@@ -157,12 +213,17 @@ fn compile_root(v: &Value, errs: &mut Vec<String>) -> Option<Policy> {
         h.finish(errs);
     }
 
+    let authz = root
+        .opt_array("authorization_servers", errs)
+        .map(|list| crate::authz::config::compile_all(list, errs))
+        .unwrap_or_default();
+
     let mut apis = Vec::new();
     match root.req_array("apis", errs) {
         Some([]) => errs.push("policy.apis: at least one API is needed".into()),
         Some(list) => {
             for (i, a) in list.iter().enumerate() {
-                if let Some(api) = compile_api(a, i, &docs, errs) {
+                if let Some(api) = compile_api(a, i, &docs, timeouts.origin_ms, errs) {
                     apis.push(api);
                 }
             }
@@ -172,7 +233,7 @@ fn compile_root(v: &Value, errs: &mut Vec<String>) -> Option<Policy> {
     root.finish(errs);
 
     for (i, a) in apis.iter().enumerate() {
-        for b in &apis[..i] {
+        for b in apis.iter().take(i) {
             if a.name == b.name {
                 errs.push(format!("policy.apis: API name {:?} is used twice", a.name));
             }
@@ -191,11 +252,19 @@ fn compile_root(v: &Value, errs: &mut Vec<String>) -> Option<Policy> {
         cache,
         sample_passing,
         identity,
+        timeouts,
         apis,
+        authz,
     })
 }
 
-fn compile_api(v: &Value, i: usize, docs: &str, errs: &mut Vec<String>) -> Option<Api> {
+fn compile_api(
+    v: &Value,
+    i: usize,
+    docs: &str,
+    default_origin_ms: u64,
+    errs: &mut Vec<String>,
+) -> Option<Api> {
     let label = v
         .get("name")
         .and_then(Value::as_str)
@@ -227,6 +296,9 @@ fn compile_api(v: &Value, i: usize, docs: &str, errs: &mut Vec<String>) -> Optio
         ));
     }
     let origin = origin.trim_end_matches('/').to_string();
+    let origin_timeout_ms = o
+        .opt_u64_in("origin_timeout_ms", 1, MAX_ORIGIN_TIMEOUT_MS, errs)
+        .unwrap_or(default_origin_ms);
     let path = o.path.clone();
     let interceptors = o
         .opt_array("interceptors", errs)
@@ -265,6 +337,7 @@ fn compile_api(v: &Value, i: usize, docs: &str, errs: &mut Vec<String>) -> Optio
         name: name.into(),
         base_path,
         origin,
+        origin_timeout_ms,
         interceptors,
         resources,
     })
@@ -372,6 +445,8 @@ mod tests {
         assert_eq!(p.sample_passing, 1.0);
         assert_eq!(&*p.apis[0].name, "ab", "longest base path first");
         assert_eq!(p.apis[1].origin, "http://127.0.0.1:1");
+        assert_eq!(p.timeouts, Timeouts::default());
+        assert_eq!(p.apis[1].origin_timeout_ms, 30_000);
         assert!(p.apis[1].resources.is_none());
         assert!(p.apis[0].resources.as_ref().unwrap()[0].allows("GET"));
         assert!(!p.apis[0].resources.as_ref().unwrap()[0].allows("POST"));
@@ -409,6 +484,28 @@ mod tests {
             "apis[1] \"orders\": unknown field \"extra\"",
             "policy.apis: API name \"orders\" is used twice",
             "policy: unknown field \"unknown\"",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_reported_all_at_once() {
+        let all = errors(json!({
+            "cache": {"ttl_seconds": 86_401, "negative_ttl_seconds": u64::MAX, "max_entries": 0},
+            "apis": [{"name": "a", "base_path": "/a", "origin": "http://x", "interceptors": [
+                {"type": "client_id"},
+                {"type": "digital_signature", "algorithm": "HmacSHA256", "max_body_bytes": 16_777_217u64},
+                {"type": "jwt", "leeway_seconds": 1_000_000_001u64, "issuers": [{"issuer": "i", "algorithms": ["HS256"]}]}
+            ]}]
+        }))
+        .join("\n");
+        for want in [
+            "policy.cache.ttl_seconds: 86401 is out of range; must be between 0 and 86400",
+            "policy.cache.negative_ttl_seconds: 18446744073709551615 is out of range; must be between 0 and 86400",
+            "policy.cache.max_entries: 0 is out of range; must be between 1 and 1000000",
+            "apis[0] \"a\" interceptors[1] (digital_signature).max_body_bytes: 16777217 is out of range; must be between 0 and 16777216",
+            "apis[0] \"a\" interceptors[2] (jwt).leeway_seconds: 1000000001 is out of range; must be between 0 and 1000000000",
         ] {
             assert!(all.contains(want), "missing {want:?} in:\n{all}");
         }

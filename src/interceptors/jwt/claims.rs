@@ -2,12 +2,16 @@
 //! [`Parsed`], [`Registered`]), and the rules the claims must meet once the signature is valid
 //! ([`ClaimRules`]: issuer, `exp`, `nbf`, `iat` with leeway, maximum lifetime, audience, required
 //! claims). Times come from the injected clock, never from the system.
+//!
+//! The time checks are saturating integer arithmetic on epoch seconds. They do not call
+//! jwt-compact 0.8's `Claims::validate_maturity`, which computes `nbf - leeway` in chrono
+//! without a check and panics for an `nbf` near chrono's minimum (a client-chosen number).
 
 use crate::trace::Cause;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, TimeZone, Utc};
-use jwt_compact::{Claims, ValidationError};
+use jwt_compact::Claims;
 use serde_json::{Map, Value};
 
 /// What a token's claims must meet, from the policy.
@@ -39,38 +43,30 @@ impl ClaimRules {
             }
             Some(_) => {}
         }
-        let now = Utc.timestamp_opt(now_s, 0).single()?;
-        let options =
-            jwt_compact::TimeOptions::new(chrono::Duration::seconds(self.leeway_s), || now);
         let at = |t: DateTime<Utc>| t.timestamp();
-        match claims.validate_expiration(&options) {
-            Err(ValidationError::Expired) => {
+        let leeway = self.leeway_s;
+        // Expired: now > exp + leeway; not yet valid: now < nbf - leeway (jwt-compact's rules,
+        // saturating: every i64 a client can send is decided, none overflows).
+        match claims.expiration.map(at) {
+            Some(exp) if now_s > exp.saturating_add(leeway) => {
                 return Some((
                     Cause::Expired,
-                    format!(
-                        "expired at {} (leeway {} s)",
-                        at(claims.expiration.expect("an expired token has exp")),
-                        self.leeway_s
-                    ),
+                    format!("expired at {exp} (leeway {leeway} s)"),
                 ))
             }
-            Err(ValidationError::NoClaim(_)) if self.require_exp => {
-                return Some((Cause::MissingClaim, "no exp claim".into()))
-            }
+            None if self.require_exp => return Some((Cause::MissingClaim, "no exp claim".into())),
             _ => {}
         }
-        if let Err(ValidationError::NotMature) = claims.validate_maturity(&options) {
-            return Some((
-                Cause::NotYetValid,
-                format!(
-                    "not valid before {} (leeway {} s)",
-                    at(claims.not_before.expect("an immature token has nbf")),
-                    self.leeway_s
-                ),
-            ));
+        if let Some(nbf) = claims.not_before.map(at) {
+            if now_s < nbf.saturating_sub(leeway) {
+                return Some((
+                    Cause::NotYetValid,
+                    format!("not valid before {nbf} (leeway {leeway} s)"),
+                ));
+            }
         }
         if let Some(iat) = claims.issued_at {
-            if at(iat) > now_s.saturating_add(self.leeway_s) {
+            if at(iat) > now_s.saturating_add(leeway) {
                 return Some((
                     Cause::NotYetValid,
                     format!(
@@ -84,10 +80,13 @@ impl ClaimRules {
         if let Some(max) = self.max_lifetime_s {
             let start = claims.issued_at.or(claims.not_before);
             match (start, claims.expiration) {
-                (Some(s), Some(e)) if at(e) - at(s) > max => {
+                (Some(s), Some(e)) if at(e).saturating_sub(at(s)) > max => {
                     return Some((
                         Cause::TooLongLived,
-                        format!("lives {} s; at most {max} s are accepted", at(e) - at(s)),
+                        format!(
+                            "lives {} s; at most {max} s are accepted",
+                            at(e).saturating_sub(at(s))
+                        ),
                     ))
                 }
                 (None, _) => {

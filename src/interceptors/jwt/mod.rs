@@ -49,6 +49,15 @@ use std::sync::Arc;
 
 pub const LOCATIONS: &[&str] = &["header", "query", "cookie", "header_or_cookie", "any"];
 pub const DEFAULT_LEEWAY_S: u64 = 60;
+/// Largest `leeway_seconds` (about 31 years, as Digital Signature's `max_age_seconds`: enough to
+/// verify the RFCs' 2011 example tokens in tests, small enough that no time arithmetic with any
+/// client-sent claim overflows). RFC 7519 speaks of "a few minutes"; the default is 60 s.
+pub const MAX_LEEWAY_S: u64 = 1_000_000_000;
+/// Largest `max_lifetime_seconds` (about ten years).
+pub const MAX_LIFETIME_LIMIT_S: u64 = 315_360_000;
+/// Largest JWKS timing setting (`jwks_ttl_seconds`, `jwks_min_refetch_seconds`,
+/// `jwks_max_stale_seconds`): a week.
+pub const MAX_JWKS_SECONDS: u64 = 604_800;
 /// Longest token accepted (bounds parsing and hashing work).
 pub const MAX_JWT_BYTES: usize = 16 * 1024;
 /// A verdict on a token without `exp` is kept this long.
@@ -88,9 +97,12 @@ fn fingerprint_of(hash: &[u8; 32]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(23);
     out.push_str("sha256:");
-    for b in &hash[..8] {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 15) as usize] as char);
+    for b in hash.iter().take(8) {
+        for nibble in [b >> 4, b & 15] {
+            out.push(char::from(
+                HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
+        }
     }
     out
 }
@@ -136,10 +148,6 @@ fn str_list(o: &mut Obj<'_>, key: &'static str, errs: &mut Vec<String>) -> Vec<S
         }
     }
     out
-}
-
-fn seconds(o: &mut Obj<'_>, key: &'static str, errs: &mut Vec<String>) -> Option<u64> {
-    o.opt_u64(key, errs)
 }
 
 impl Jwt {
@@ -189,8 +197,15 @@ impl Jwt {
 
         let audiences = str_list(o, "audiences", errs);
         let required_claims = str_list(o, "required_claims", errs);
-        let leeway_s = seconds(o, "leeway_seconds", errs).unwrap_or(DEFAULT_LEEWAY_S) as i64;
-        let max_lifetime_s = seconds(o, "max_lifetime_seconds", errs).map(|s| s as i64);
+        // Bounded, so that no arithmetic on them (with a client's times) can overflow.
+        let leeway_s = o
+            .opt_u64_in("leeway_seconds", 0, MAX_LEEWAY_S, errs)
+            .unwrap_or(DEFAULT_LEEWAY_S);
+        let max_lifetime_s = o.opt_u64_in("max_lifetime_seconds", 1, MAX_LIFETIME_LIMIT_S, errs);
+        let (leeway_s, max_lifetime_s) = (
+            i64::try_from(leeway_s).unwrap_or_default(),
+            max_lifetime_s.and_then(|s| i64::try_from(s).ok()),
+        );
         let require_exp = o.opt_bool("require_exp", errs).unwrap_or(true);
         let check_jti = o.opt_bool("check_jti", errs).unwrap_or(true);
         let identity_claims = str_list(o, "identity_claims", errs);
@@ -380,7 +395,8 @@ impl Jwt {
             Some(v) => v.verdict.clone(),
             None if key.kind == Kind::Hmac => {
                 let Material::Secret(secret) = &key.material else {
-                    unreachable!("HMAC keys hold secrets")
+                    // HMAC keys hold secrets; anything else cannot verify an HMAC.
+                    return super::fault(c.kind, 500, Cause::BadKey, format!("{key}: no secret"));
                 };
                 let valid = signed_parts(token)
                     .is_some_and(|(input, sig)| hmac_valid(alg, secret, input.as_bytes(), &sig));
@@ -402,6 +418,19 @@ impl Jwt {
                 let Some((input, signature)) = signed_parts(token) else {
                     return deny(Cause::Malformed, "the signature is not base64url".into());
                 };
+                // ES256 and EdDSA signatures have one length; anything else is a bad signature
+                // here, never handed to WebCrypto (which rejects a wrong-length Ed25519
+                // signature instead of answering false).
+                if let Some(n) = alg.signature_len().filter(|n| *n != signature.len()) {
+                    return deny(
+                        Cause::BadSignature,
+                        format!(
+                            "the {} signature is {} bytes; a valid one is {n}",
+                            alg.name(),
+                            signature.len()
+                        ),
+                    );
+                }
                 let job = VerifyJob {
                     token_hash: hash,
                     alg,
@@ -610,7 +639,7 @@ impl Jwt {
         match parsed.claims.as_ref().ok().and_then(|c| c.expiration) {
             Some(exp) => (exp.timestamp().saturating_add(self.rules.leeway_s).max(0) as u64)
                 .saturating_mul(1000),
-            None => now_ms + KEEP_WITHOUT_EXP_MS,
+            None => now_ms.saturating_add(KEEP_WITHOUT_EXP_MS),
         }
     }
 }
@@ -654,16 +683,13 @@ fn compile_issuer(o: &mut Obj<'_>, errs: &mut Vec<String>) -> Option<Issuer> {
     let jwks_url = o.opt_str("jwks_url", errs);
     let kv_keys = o.opt_bool("kv_keys", errs).unwrap_or(jwks_url.is_none());
     let mut timing = JwksTiming::default();
-    if let Some(s) = o.opt_u64("jwks_ttl_seconds", errs) {
+    if let Some(s) = o.opt_u64_in("jwks_ttl_seconds", 0, MAX_JWKS_SECONDS, errs) {
         timing.ttl_ms = s.saturating_mul(1000);
     }
-    if let Some(s) = o.opt_u64("jwks_min_refetch_seconds", errs) {
-        if s == 0 {
-            errs.push(format!("{}.jwks_min_refetch_seconds: at least 1", o.path));
-        }
-        timing.min_refetch_ms = s.max(1).saturating_mul(1000);
+    if let Some(s) = o.opt_u64_in("jwks_min_refetch_seconds", 1, MAX_JWKS_SECONDS, errs) {
+        timing.min_refetch_ms = s.saturating_mul(1000);
     }
-    if let Some(s) = o.opt_u64("jwks_max_stale_seconds", errs) {
+    if let Some(s) = o.opt_u64_in("jwks_max_stale_seconds", 0, MAX_JWKS_SECONDS, errs) {
         timing.max_stale_ms = s.saturating_mul(1000);
     }
     if let Some(url) = jwks_url {
@@ -1417,6 +1443,165 @@ mod tests {
         expect_fault(&w.run(&i, &bearer(&es("k1"))), 503, Cause::KeysUnavailable);
     }
 
+    /// Issue 12: a signed token with `nbf` near chrono's minimum made jwt-compact's
+    /// `validate_maturity` overflow (`nbf - leeway`) and panic, trapping the isolate. Every
+    /// time claim an i64 (or a float) can hold is now decided, at the smallest and the largest
+    /// leeway a policy can set.
+    #[test]
+    fn extreme_time_claims_are_decided_never_a_panic() {
+        const MIN: i64 = -8_334_601_228_800; // chrono's smallest timestamp (year -262143)
+        const MAX: i64 = 8_210_266_876_799; // and its largest
+        for leeway in [0, DEFAULT_LEEWAY_S, MAX_LEEWAY_S] {
+            let i = policy(json!({"check_jti": false, "leeway_seconds": leeway}));
+            let l = leeway as i64;
+            let mut w = World::standard();
+            // Long before now (less the leeway): mature, whatever the leeway.
+            for nbf in [MIN, MIN + 1, MIN + 59, MIN + 60, MIN + 3_600, -1, 0] {
+                expect_pass(w.run(&i, &bearer(&token(json!({"nbf": nbf})))));
+            }
+            for nbf in [MAX, MAX - 60, NOW + l + 7_200] {
+                let d = denied(
+                    &w.run(&i, &bearer(&token(json!({"nbf": nbf})))),
+                    Cause::NotYetValid,
+                );
+                assert!(d.contains(&format!("not valid before {nbf}")), "{d}");
+            }
+            for exp in [MIN, MIN + 60, -1, 0, NOW - l - 7_200] {
+                denied(
+                    &w.run(&i, &bearer(&token(json!({"exp": exp})))),
+                    Cause::Expired,
+                );
+            }
+            expect_pass(w.run(&i, &bearer(&token(json!({"exp": MAX})))));
+            for iat in [MAX, NOW + l + 7_200] {
+                denied(
+                    &w.run(&i, &bearer(&token(json!({"iat": iat})))),
+                    Cause::NotYetValid,
+                );
+            }
+            // Beyond chrono's range, or not a whole number: a malformed payload, decided.
+            for v in [
+                json!(i64::MIN),
+                json!(i64::MAX),
+                json!(1e300),
+                json!(-1e300),
+                json!(MAX + 1),
+            ] {
+                for claim in ["nbf", "exp", "iat"] {
+                    let t = token(json!({ claim: v.clone() }));
+                    denied(&w.run(&i, &bearer(&t)), Cause::Malformed);
+                }
+            }
+        }
+        // The maximum lifetime with both ends at the extremes.
+        let i = policy(json!({"check_jti": false, "max_lifetime_seconds": MAX_LIFETIME_LIMIT_S}));
+        let mut w = World::standard();
+        let d = denied(
+            &w.run(&i, &bearer(&token(json!({"iat": MIN, "exp": MAX})))),
+            Cause::TooLongLived,
+        );
+        assert!(d.contains(&format!("lives {} s", MAX - MIN)), "{d}");
+    }
+
+    #[test]
+    fn every_number_in_the_policy_is_bounded() {
+        for (setting, value, want) in [
+            (
+                "leeway_seconds",
+                json!(10_000_000_000_000u64),
+                "t.leeway_seconds: 10000000000000 is out of range; must be between 0 and 1000000000",
+            ),
+            (
+                "leeway_seconds",
+                json!(100_000_000_000_000_000u64),
+                "t.leeway_seconds: 100000000000000000 is out of range; must be between 0 and 1000000000",
+            ),
+            (
+                "max_lifetime_seconds",
+                json!(0),
+                "t.max_lifetime_seconds: 0 is out of range; must be between 1 and 315360000",
+            ),
+            (
+                "max_lifetime_seconds",
+                json!(u64::MAX),
+                "t.max_lifetime_seconds: 18446744073709551615 is out of range",
+            ),
+        ] {
+            let all = compile_errors(json!({"type": "jwt", setting: value,
+                "issuers": [{"issuer": "a", "algorithms": ["HS256"]}]}))
+            .join("\n");
+            assert!(all.contains(want), "missing {want:?} in:\n{all}");
+        }
+        for setting in [
+            "jwks_ttl_seconds",
+            "jwks_min_refetch_seconds",
+            "jwks_max_stale_seconds",
+        ] {
+            let all = compile_errors(json!({"type": "jwt", "issuers": [
+                {"issuer": "a", "algorithms": ["ES256"], "jwks_url": "https://a/jwks", setting: 604_801}]}))
+            .join("\n");
+            assert!(
+                all.contains(&format!(
+                    "t.issuers[0] \"a\".{setting}: 604801 is out of range; must be between"
+                )),
+                "{all}"
+            );
+        }
+        // The largest values compile.
+        compile(json!({"type": "jwt", "leeway_seconds": MAX_LEEWAY_S,
+            "max_lifetime_seconds": MAX_LIFETIME_LIMIT_S,
+            "issuers": [{"issuer": "a", "algorithms": ["ES256"], "jwks_url": "https://a/jwks",
+              "jwks_ttl_seconds": MAX_JWKS_SECONDS, "jwks_min_refetch_seconds": MAX_JWKS_SECONDS,
+              "jwks_max_stale_seconds": MAX_JWKS_SECONDS}]}));
+    }
+
+    /// Issue 12: an ES256 or EdDSA signature of the wrong length is a bad signature (401),
+    /// never handed to WebCrypto (which rejects a wrong-length Ed25519 signature with an
+    /// error the adapter took for an unusable key: 500).
+    #[test]
+    fn asymmetric_signatures_of_the_wrong_length_are_bad_signatures() {
+        const ED_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"; // RFC 8037 A.2
+        let i = policy(json!({"check_jti": false,
+            "issuers": [{"issuer": "https://idp", "algorithms": ["ES256", "EdDSA"]}]}));
+        let mut w = World::new().put(
+            "jwt-issuer:https://idp",
+            json!({"keys": [
+                issuer_keys()["keys"][2].clone(),
+                {"kty": "OKP", "crv": "Ed25519", "kid": "d1", "alg": "EdDSA", "x": ED_X}
+            ]}),
+        );
+        for (alg, kid) in [("ES256", "e1"), ("EdDSA", "d1")] {
+            let input = format!(
+                "{}.{}",
+                b64(json!({"alg": alg, "kid": kid}).to_string()),
+                b64(claims().to_string())
+            );
+            for len in [0usize, 1, 3, 32, 63, 65, 96, 256] {
+                let t = format!("{input}.{}", b64(vec![1u8; len]));
+                let d = denied(&w.run(&i, &bearer(&t)), Cause::BadSignature);
+                assert!(
+                    d.contains(&format!("is {len} bytes; a valid one is 64")),
+                    "{d}"
+                );
+            }
+            assert!(
+                !w.asked.iter().any(|a| a.starts_with("verify")),
+                "{:?}",
+                w.asked
+            );
+            // 64 bytes go to WebCrypto, whose verdict decides.
+            w.verdict = Verdict::Invalid;
+            let t = format!("{input}.{}", b64([1u8; 64]));
+            denied(&w.run(&i, &bearer(&t)), Cause::BadSignature);
+            assert_eq!(
+                w.asked.last().map(String::as_str),
+                Some(&*format!("verify {alg}"))
+            );
+            w.verdict = Verdict::Valid;
+            w.asked.clear();
+        }
+    }
+
     #[test]
     fn the_fingerprint_is_the_common_one() {
         let t = token(json!({}));
@@ -1441,7 +1626,7 @@ mod tests {
             "t.issuers[1] \"b\": no key source",
             "t.issuers[2] \"c\".algorithms: HMAC secrets come from KV only",
             "t.issuers[3] \"d\".jwks_url: \"ftp://d\" must be an http:// or https:// URL",
-            "t.issuers[3] \"d\".jwks_min_refetch_seconds: at least 1",
+            "t.issuers[3] \"d\".jwks_min_refetch_seconds: 0 is out of range; must be between 1 and 604800",
             "t.issuers[4] \"e\".jwks_ttl_seconds: only with jwks_url",
             "t.issuers[4] \"e\": unknown field \"kid\"",
             "t.issuers[5] \"a\": issuer is listed twice",

@@ -115,9 +115,9 @@ impl VerifiedCache {
         let until = match verdict {
             Verdict::Valid => keep_until_ms.min(now_ms.saturating_add(MAX_KEEP_MS)),
             Verdict::Invalid => keep_until_ms.min(now_ms.saturating_add(INVALID_TTL_MS)),
-            Verdict::Failed(_) => now_ms + 1,
+            Verdict::Failed(_) => now_ms.saturating_add(1),
         }
-        .max(now_ms + 1);
+        .max(now_ms.saturating_add(1));
         if self.map.len() >= self.max_entries && !self.map.contains_key(&token_hash) {
             self.map.retain(|_, v| now_ms < v.until_ms);
             if self.map.len() >= self.max_entries {

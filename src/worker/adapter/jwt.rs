@@ -30,6 +30,13 @@ extern "C" {
     fn global_fetch(url: &str, init: &RequestInit) -> Promise;
 }
 
+#[wasm_bindgen(module = "/src/worker/glue.js")]
+extern "C" {
+    /// `crypto.subtle.verify(...)`'s promise as a plain true/false: a rejection of the
+    /// signature bytes is a bad signature.
+    fn verdict(p: &Promise) -> Promise;
+}
+
 thread_local! {
     static CACHES: RefCell<Option<JwtCaches>> = const { RefCell::new(None) };
     static CRYPTO_KEYS: RefCell<HashMap<u64, CryptoKey>> = RefCell::new(HashMap::new());
@@ -98,7 +105,8 @@ pub fn promise_for(need: &Need) -> Promise {
 }
 
 /// The promise verifying a signature over request data (Digital Signature) with an app's key:
-/// resolves to true or false, rejects when the key cannot be imported.
+/// resolves to true or false (whatever the signature bytes), rejects only when the key cannot
+/// be imported.
 pub fn verify_signature(job: &Arc<SigJob>) -> Promise {
     let id = job.crypto_key_id();
     match CRYPTO_KEYS.with(|m| m.borrow().get(&id).cloned()) {
@@ -115,9 +123,10 @@ pub fn verify_signature(job: &Arc<SigJob>) -> Promise {
     }
 }
 
-/// What a settled JWKS or verification promise means for the core.
-pub fn got(need: Need, outcome: Result<JsValue, JsValue>) -> Got {
-    match need {
+/// What a settled JWKS or verification promise means for the core (`None` for the needs the
+/// adapter reads itself).
+pub fn got(need: Need, outcome: Result<JsValue, JsValue>) -> Option<Got> {
+    Some(match need {
         Need::Jwks(url) => Got::Jwks(
             url,
             outcome
@@ -132,8 +141,8 @@ pub fn got(need: Need, outcome: Result<JsValue, JsValue>) -> Got {
             };
             Got::Verdict(job, verdict)
         }
-        _ => unreachable!("read by the adapter"),
-    }
+        Need::Kv(_) | Need::Body(_) | Need::Signature(_) | Need::Nonce(_) => return None,
+    })
 }
 
 /// Records what a round got. A JWKS whose keys changed flushes every cached verdict.
@@ -286,10 +295,13 @@ async fn crypto_key(id: u64, key: &Key, wc: &WebCrypto) -> Result<CryptoKey, Str
     Ok(k)
 }
 
-/// `crypto.subtle.verify(...)` with an imported key: resolves to true or false.
+/// `crypto.subtle.verify(...)` with an imported key: resolves to true or false, never rejects.
+/// The key is usable (it was imported for this algorithm), so WebCrypto refusing the signature
+/// bytes (an Ed25519 signature of the wrong length) is a bad signature (401), not a fault.
 fn verify(wc: &WebCrypto, key: &CryptoKey, signature: &[u8], data: &[u8]) -> Promise {
     let params = verify_params(wc);
-    SUBTLE
+    let p = SUBTLE
         .with(|s| s.verify_with_object_and_u8_array_and_u8_array(&params, key, signature, data))
-        .unwrap_or_else(|e| Promise::reject(&e))
+        .unwrap_or_else(|e| Promise::reject(&e));
+    verdict(&p)
 }

@@ -14,7 +14,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const ABOUT: &str = "Manage the gateway's records (apps, access tokens, keys, JWT revocations) in local or deployed Workers KV, through wrangler.";
+const ABOUT: &str = "Manage the gateway's records (apps, access tokens, keys, JWT issuer keys and revocations) in local or deployed Workers KV, through wrangler.";
 
 const AFTER: &str = "Targets: --local (the default: the KV of `wrangler dev`, the demo and the tests, in .wrangler/state or --persist-to) or --remote (deployed KV, with your wrangler login). Secrets and tokens are read from standard input, never from arguments.";
 
@@ -72,6 +72,9 @@ pub enum Cmd {
     /// Access tokens: issue, import, revoke, show, list.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// JWT issuer keys (the jwt-issuer:<issuer> records): add, remove, list, show; rotation.
+    #[command(subcommand)]
+    Issuer(super::issuer::IssuerCmd),
     /// JWT revocations by issuer and jti.
     #[command(subcommand)]
     Jti(JtiCmd),
@@ -95,6 +98,7 @@ pub fn run(ctx: &mut Ctx, cmd: Cmd) -> Result<()> {
     match cmd {
         Cmd::App(c) => super::app::run(ctx, c),
         Cmd::Token(c) => super::token::run(ctx, c),
+        Cmd::Issuer(c) => super::issuer::run(ctx, c),
         Cmd::Jti(c) => super::jti::run(ctx, c),
         Cmd::Import(ImportCmd::Sensedia(a)) => super::sensedia::run(ctx, a),
         Cmd::Export(a) => super::export::export(ctx, a),

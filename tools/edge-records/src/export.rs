@@ -6,7 +6,7 @@ use super::rec;
 use super::store;
 use super::Ctx;
 use clap::Args;
-use edge_interceptors::records::{APP_PREFIX, TOKEN_PREFIX};
+use edge_interceptors::records::{APP_PREFIX, ISSUER_PREFIX, TOKEN_PREFIX};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -78,6 +78,46 @@ pub fn export(ctx: &mut Ctx, a: ExportArgs) -> Result<()> {
     Ok(())
 }
 
+/// Keys of a JWT issuer the Worker skips: by position and kid, with the reason (no value).
+fn issuer_warnings(key: &str, issuer: &str, text: &str, warnings: &mut Vec<String>) {
+    let Ok(v) = serde_json::from_str::<Value>(text) else {
+        return;
+    };
+    for (i, k) in v
+        .get("keys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if let Err(why) = super::keys::stored_key_usable(k) {
+            let kid = k.get("kid").and_then(Value::as_str).unwrap_or("-");
+            warnings.push(format!(
+                "{key}: keys[{i}] (kid {kid:?}): {why} (edge-records issuer remove {issuer:?} --kid ...)"
+            ));
+        }
+    }
+}
+
+/// Signature keys of an app the Worker skips.
+fn app_key_warnings(key: &str, text: &str, warnings: &mut Vec<String>) {
+    let Ok(v) = serde_json::from_str::<Value>(text) else {
+        return;
+    };
+    for (i, k) in v
+        .get("signature_keys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if let Err(why) = super::keys::stored_key_usable(k) {
+            let kid = k.get("kid").and_then(Value::as_str).unwrap_or("-");
+            warnings.push(format!("{key}: signature_keys[{i}] (kid {kid:?}): {why}"));
+        }
+    }
+}
+
 pub fn check(ctx: &mut Ctx, a: CheckArgs) -> Result<()> {
     let listed = ctx.store.list(&a.prefix)?;
     let keys: Vec<String> = listed.iter().map(|k| k.name.clone()).collect();
@@ -97,8 +137,9 @@ pub fn check(ctx: &mut Ctx, a: CheckArgs) -> Result<()> {
         };
         if k.name.starts_with(APP_PREFIX) {
             apps += 1;
-            if let Err(e) = rec::parse_app(&k.name, text) {
-                malformed.push(e);
+            match rec::parse_app(&k.name, text) {
+                Err(e) => malformed.push(e),
+                Ok(_) => app_key_warnings(&k.name, text, &mut warnings),
             }
         } else if let Some(hash) = k.name.strip_prefix(TOKEN_PREFIX) {
             tokens += 1;
@@ -143,7 +184,10 @@ pub fn check(ctx: &mut Ctx, a: CheckArgs) -> Result<()> {
             };
             jtis += 1;
             if let Err(e) = res {
-                malformed.push(e);
+                malformed.push(rec::record_error(&k.name, text, &e));
+            }
+            if let Some(issuer) = k.name.strip_prefix(ISSUER_PREFIX) {
+                issuer_warnings(&k.name, issuer, text, &mut warnings);
             }
         }
     }

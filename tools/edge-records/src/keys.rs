@@ -5,27 +5,97 @@
 //! - `hmac_secrets: [{"kid", "secret_b64"}]` — standard base64 of the secret's bytes.
 //!
 //! Key ids are unique within an app (across both lists). Private keys are refused.
+//!
+//! Also the checks that JWT issuer keys share ([`super::issuer`]): PEM and JWK input is read
+//! here (labels, structure, curve, RSA modulus size: what the tool can explain), and whether
+//! the Worker can use the key is decided by the Worker's own parser
+//! ([`edge_interceptors::crypto::keys::parse_key`], see [`worker_accepts`]): a key the tool
+//! stores is a key the Worker uses.
 
 use super::app::{modify, print_table, DryRun};
 use super::error::{OpsError, Result};
+use super::redact;
 use super::util;
 use super::Ctx;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use clap::{Args, Subcommand};
+use edge_interceptors::crypto::keys::{self as worker_keys, Alg, Source};
 use serde_json::{json, Value};
 use spki::der::asn1::ObjectIdentifier;
 use spki::der::pem::LineEnding;
-use spki::der::{DecodePem, EncodePem};
+use spki::der::{Decode, DecodePem, EncodePem};
 use spki::SubjectPublicKeyInfoOwned;
 use std::path::PathBuf;
 
-/// Signature algorithms a public key may be registered for.
+/// Signature algorithms a public key may be registered for: the Worker's own list
+/// ([`Alg::NAMES`]) without the HMAC ones.
 pub const SIGNATURE_ALGS: &[&str] = &[
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "EdDSA",
 ];
 /// Shortest HMAC secret accepted without --allow-short-secret (RFC 7518 §3.2 for HS256).
 pub const MIN_HMAC_BYTES: usize = 32;
+/// Shortest RSA modulus the Worker uses.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// JOSE algorithm names the tool may print back (a name from this list is vocabulary, not a
+/// value): the ones the Worker verifies and the ones it refuses with a reason.
+const KNOWN_ALG_NAMES: &[&str] = &[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+    "ES384", "ES512", "ES256K", "EdDSA", "Ed25519", "Ed448", "none",
+];
+
+/// Why the Worker refuses an algorithm by name, if it does.
+pub fn refused_alg(alg: &str) -> Option<String> {
+    Some(match alg {
+        "none" => "alg none (unsigned tokens) is never accepted".into(),
+        "ES384" | "ES512" => format!(
+            "{alg} (ECDSA on {}): the Worker verifies ECDSA on P-256 only (ES256)",
+            if alg == "ES384" { "P-384" } else { "P-521" }
+        ),
+        "Ed448" => "Ed448: the Worker verifies EdDSA with Ed25519 only".into(),
+        a if Alg::parse(a).is_some() => return None,
+        a if KNOWN_ALG_NAMES.contains(&a) => format!(
+            "{a} is not an algorithm the Worker verifies ({})",
+            Alg::NAMES.join(", ")
+        ),
+        _ => format!(
+            "the algorithm is not one the Worker verifies ({})",
+            Alg::NAMES.join(", ")
+        ),
+    })
+}
+
+/// Whether the Worker uses this stored key object (`{"kid", "alg", "pem"}`, `{"kid", "alg",
+/// "jwk"}` or a JWK with `kid` and `alg`), decided by the Worker's own parser for KV keys; the
+/// reason quotes no value.
+pub fn worker_accepts(entry: &Value) -> std::result::Result<worker_keys::Key, String> {
+    if let Some(a) = entry.get("alg").and_then(Value::as_str) {
+        if let Some(why) = refused_alg(a) {
+            return Err(why);
+        }
+    }
+    worker_keys::parse_key(entry, Source::Kv).map_err(|e| redact::quoted(&e))
+}
+
+/// Whether a stored key can be used, and if not why: [`worker_accepts`] (`the Worker skips it:
+/// …`), and for a PEM key the tool's own reading too (`edge-records refuses it: …`): the
+/// Worker's PEM reader identifies the key type only, so an RSA modulus under 2048 bits or a
+/// malformed DER in a key written by hand is caught here.
+pub fn stored_key_usable(entry: &Value) -> std::result::Result<worker_keys::Key, String> {
+    let key = worker_accepts(entry).map_err(|why| format!("the Worker skips it: {why}"))?;
+    if let Some(pem) = entry.get("pem").and_then(Value::as_str) {
+        let alg = entry.get("alg").and_then(Value::as_str);
+        validate_pem(pem, alg).map_err(|e| {
+            let why = e.message;
+            let why = why
+                .strip_prefix("the Worker cannot use this key: ")
+                .unwrap_or(&why);
+            format!("edge-records refuses it: {why} (remove or replace it)")
+        })?;
+    }
+    Ok(key)
+}
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCmd {
@@ -70,8 +140,9 @@ pub struct AddArgs {
     /// With --hmac: accept a secret shorter than 32 bytes.
     #[arg(long, requires = "hmac")]
     pub allow_short_secret: bool,
-    /// The signature algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512,
-    /// EdDSA). Inferred from EC and Ed25519 keys and from a JWK's `alg`; required for RSA PEMs.
+    /// The signature algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, EdDSA: what the
+    /// Worker verifies). Inferred from EC P-256 and Ed25519 keys and from a JWK's `alg`;
+    /// required for RSA keys.
     #[arg(long)]
     pub alg: Option<String>,
     /// Replace a key with the same key id instead of refusing.
@@ -108,7 +179,7 @@ pub fn run(ctx: &mut Ctx, cmd: KeyCmd) -> Result<()> {
     }
 }
 
-fn check_kid(kid: &str) -> Result<()> {
+pub fn check_kid(kid: &str) -> Result<()> {
     if kid.is_empty() || kid.len() > 256 || kid.chars().any(char::is_control) {
         return Err(OpsError::bad_input(format!(
             "key id {kid:?}: expected 1 to 256 characters, no control characters"
@@ -117,7 +188,7 @@ fn check_kid(kid: &str) -> Result<()> {
     Ok(())
 }
 
-fn read_input(ctx: &mut Ctx, path: &PathBuf, what: &str) -> Result<String> {
+pub fn read_input(ctx: &mut Ctx, path: &PathBuf, what: &str) -> Result<String> {
     if path.as_os_str() == "-" {
         let mut s = String::new();
         ctx.stdin.read_to_string(&mut s).map_err(|e| {
@@ -142,7 +213,7 @@ fn add(ctx: &mut Ctx, a: AddArgs) -> Result<()> {
         )
     } else if let Some(p) = &a.jwk {
         let text = read_input(ctx, p, "JWK")?;
-        let (jwk, alg) = validate_jwk(&text, &a.kid, a.alg.as_deref())?;
+        let (jwk, alg) = validate_jwk(&text, Some(&a.kid), a.alg.as_deref(), false)?;
         (
             "signature_keys",
             json!({"kid": a.kid, "alg": alg, "jwk": jwk}),
@@ -181,6 +252,12 @@ fn add(ctx: &mut Ctx, a: AddArgs) -> Result<()> {
             json!({"kid": a.kid, "secret_b64": STANDARD.encode(&bytes)}),
         )
     };
+    if field == "signature_keys" {
+        // The Digital Signature interceptor reads app keys with the Worker's own parser.
+        worker_accepts(&entry).map_err(|why| {
+            OpsError::bad_input(format!("key {}: the Worker cannot use it: {why}", a.kid))
+        })?;
+    }
     let kid = a.kid.clone();
     let client_id = a.client_id.clone();
     modify(ctx, &a.client_id, a.dry.dry_run, |o| {
@@ -262,32 +339,50 @@ pub enum KeyKind {
     Ed448,
 }
 
-fn algs_for(kind: KeyKind) -> &'static [&'static str] {
+impl KeyKind {
+    fn name(self) -> &'static str {
+        match self {
+            KeyKind::Rsa => "RSA",
+            KeyKind::RsaPss => "RSA-PSS",
+            KeyKind::Ec("P-256") => "EC P-256",
+            KeyKind::Ec("P-384") => "EC P-384",
+            KeyKind::Ec(_) => "EC P-521",
+            KeyKind::Ed25519 => "Ed25519",
+            KeyKind::Ed448 => "Ed448",
+        }
+    }
+}
+
+/// The algorithms the Worker verifies with a key of this kind, or why it verifies none.
+fn algs_for(kind: KeyKind) -> std::result::Result<&'static [&'static str], String> {
     match kind {
-        KeyKind::Rsa => &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
-        KeyKind::RsaPss => &["PS256", "PS384", "PS512"],
-        KeyKind::Ec("P-256") => &["ES256"],
-        KeyKind::Ec("P-384") => &["ES384"],
-        KeyKind::Ec(_) => &["ES512"],
-        KeyKind::Ed25519 | KeyKind::Ed448 => &["EdDSA"],
+        KeyKind::Rsa => Ok(&["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]),
+        KeyKind::RsaPss => Ok(&["PS256", "PS384", "PS512"]),
+        KeyKind::Ec("P-256") => Ok(&["ES256"]),
+        KeyKind::Ec("P-384") => Err(refused_alg("ES384").unwrap_or_default()),
+        KeyKind::Ec(_) => Err(refused_alg("ES512").unwrap_or_default()),
+        KeyKind::Ed25519 => Ok(&["EdDSA"]),
+        KeyKind::Ed448 => Err(refused_alg("Ed448").unwrap_or_default()),
     }
 }
 
 fn pick_alg(kind: KeyKind, given: Option<&str>, what: &str) -> Result<String> {
-    let allowed = algs_for(kind);
+    let allowed = algs_for(kind)
+        .map_err(|why| OpsError::bad_input(format!("the Worker cannot use this {what}: {why}")))?;
     match given {
         Some(a) if allowed.contains(&a) => Ok(a.to_string()),
-        Some(a) if !SIGNATURE_ALGS.contains(&a) => Err(OpsError::bad_input(format!(
-            "algorithm {a:?}: expected one of {}",
-            SIGNATURE_ALGS.join(", ")
-        ))),
-        Some(a) => Err(OpsError::bad_input(format!(
-            "algorithm {a} does not fit this {what} ({kind:?}): use {}",
-            allowed.join(", ")
-        ))),
+        Some(a) => Err(OpsError::bad_input(match refused_alg(a) {
+            Some(why) => format!("the Worker cannot use this {what}: {why}"),
+            None => format!(
+                "algorithm {a} does not fit this {what} ({}): use {}",
+                kind.name(),
+                allowed.join(", ")
+            ),
+        })),
         None if allowed.len() == 1 => Ok(allowed[0].to_string()),
         None => Err(OpsError::bad_input(format!(
-            "say which algorithm this {what} ({kind:?}) verifies: --alg {}",
+            "say which algorithm this {what} ({}) verifies: --alg {}",
+            kind.name(),
             allowed.join("|")
         ))),
     }
@@ -299,14 +394,28 @@ const OID_EC: &str = "1.2.840.10045.2.1";
 const OID_ED25519: &str = "1.3.101.112";
 const OID_ED448: &str = "1.3.101.113";
 
+/// Bits of an RSA modulus given big-endian (leading zero bytes ignored, as the Worker counts).
+fn rsa_bits(n: &[u8]) -> usize {
+    n.iter().skip_while(|b| **b == 0).count() * 8
+}
+
+fn check_rsa_bits(bits: usize) -> Result<()> {
+    if bits < MIN_RSA_BITS {
+        return Err(OpsError::bad_input(format!(
+            "the Worker cannot use this key: an RSA key of {bits} bits; at least {MIN_RSA_BITS} are required"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a PEM public key; returns it re-encoded (LF line ends) and its algorithm.
 pub fn validate_pem(text: &str, alg: Option<&str>) -> Result<(String, String)> {
     let label = spki::der::pem::decode_label(text.trim().as_bytes())
         .map_err(|_| OpsError::bad_input("malformed PEM: no -----BEGIN ...----- block"))?;
     if label.contains("PRIVATE KEY") {
-        return Err(OpsError::bad_input(format!(
-            "the PEM is a private key ({label}); give the public key (openssl pkey -pubout)"
-        )));
+        return Err(OpsError::bad_input(
+            "the PEM is a private key; give the public key (openssl pkey -pubout)",
+        ));
     }
     match label {
         "PUBLIC KEY" => {}
@@ -320,10 +429,10 @@ pub fn validate_pem(text: &str, alg: Option<&str>) -> Result<(String, String)> {
                 "the PEM is a certificate; extract its public key: openssl x509 -pubkey -noout",
             ))
         }
-        other => {
-            return Err(OpsError::bad_input(format!(
-                "the PEM holds a {other:?}; expected a PUBLIC KEY"
-            )))
+        _ => {
+            return Err(OpsError::bad_input(
+                "the PEM holds something else than a PUBLIC KEY",
+            ))
         }
     }
     let spki = SubjectPublicKeyInfoOwned::from_pem(text.trim().as_bytes())
@@ -346,7 +455,7 @@ pub fn validate_pem(text: &str, alg: Option<&str>) -> Result<(String, String)> {
                 "1.3.132.0.35" => "P-521",
                 other => {
                     return Err(OpsError::bad_input(format!(
-                        "EC curve {other} is not supported (P-256, P-384, P-521)"
+                        "EC curve {other} is not supported (the Worker verifies P-256)"
                     )))
                 }
             })
@@ -355,10 +464,16 @@ pub fn validate_pem(text: &str, alg: Option<&str>) -> Result<(String, String)> {
         OID_ED448 => KeyKind::Ed448,
         other => {
             return Err(OpsError::bad_input(format!(
-                "public key algorithm {other} is not supported (RSA, EC, Ed25519)"
+                "public key algorithm {other} is not supported (RSA, EC P-256, Ed25519)"
             )))
         }
     };
+    if matches!(kind, KeyKind::Rsa | KeyKind::RsaPss) {
+        let key_bytes = spki.subject_public_key.raw_bytes();
+        let rsa = pkcs1::RsaPublicKey::from_der(key_bytes)
+            .map_err(|e| OpsError::bad_input(format!("malformed RSA public key: {e}")))?;
+        check_rsa_bits(rsa_bits(rsa.modulus.as_bytes()))?;
+    }
     let alg = pick_alg(kind, alg, "key")?;
     let pem = spki
         .to_pem(LineEnding::LF)
@@ -366,22 +481,47 @@ pub fn validate_pem(text: &str, alg: Option<&str>) -> Result<(String, String)> {
     Ok((pem, alg))
 }
 
-/// Checks a public JWK; returns it and its algorithm.
-pub fn validate_jwk(text: &str, kid: &str, alg: Option<&str>) -> Result<(Value, String)> {
-    let v: Value = serde_json::from_str(text)
-        .map_err(|e| OpsError::bad_input(format!("malformed JWK: not JSON: {e}")))?;
+/// JWK members that hold private key material.
+const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth"];
+
+/// Checks a public JWK (or, with `allow_secret`, an `oct` HMAC secret: JWT issuers only);
+/// returns it and its algorithm. `kid`: the key id it must carry if it has one.
+pub fn validate_jwk(
+    text: &str,
+    kid: Option<&str>,
+    alg: Option<&str>,
+    allow_secret: bool,
+) -> Result<(Value, String)> {
+    let v: Value = serde_json::from_str(text).map_err(|e| {
+        OpsError::bad_input(format!(
+            "malformed JWK: not JSON: {}",
+            redact::serde_error(&e)
+        ))
+    })?;
+    validate_jwk_value(v, kid, alg, allow_secret)
+}
+
+/// [`validate_jwk`] on a parsed value.
+pub fn validate_jwk_value(
+    v: Value,
+    kid: Option<&str>,
+    alg: Option<&str>,
+    allow_secret: bool,
+) -> Result<(Value, String)> {
     let o = v
         .as_object()
         .ok_or_else(|| OpsError::bad_input("malformed JWK: not a JSON object"))?;
     if o.contains_key("keys") {
-        return Err(OpsError::bad_input(
-            "that is a JWK Set; add its keys one at a time",
-        ));
+        return Err(OpsError::bad_input(if allow_secret {
+            "that is a JWK Set; give it with --jwks"
+        } else {
+            "that is a JWK Set; add its keys one at a time"
+        }));
     }
-    for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
-        if o.contains_key(private) {
+    for private in PRIVATE_MEMBERS {
+        if o.contains_key(*private) {
             return Err(OpsError::bad_input(format!(
-                "the JWK has private member {private:?}; give the public key only (HMAC secrets: --hmac)"
+                "the JWK has private member {private:?}; give the public key only"
             )));
         }
     }
@@ -397,94 +537,113 @@ pub fn validate_jwk(text: &str, kid: &str, alg: Option<&str>) -> Result<(Value, 
             OpsError::bad_input(format!("malformed JWK: {name:?} is not unpadded base64url"))
         })
     };
-    let kind = match s("kty")? {
-        "RSA" => {
-            let n = b64("n")?;
-            b64("e")?;
-            if n.len() < 256 {
-                return Err(OpsError::bad_input(format!(
-                    "the RSA key has {} bits; at least 2048 are required",
-                    n.len() * 8
-                )));
-            }
-            KeyKind::Rsa
-        }
-        "EC" => {
-            let (crv, len) = match s("crv")? {
-                "P-256" => ("P-256", 32),
-                "P-384" => ("P-384", 48),
-                "P-521" => ("P-521", 66),
-                c => {
-                    return Err(OpsError::bad_input(format!(
-                        "JWK curve {c:?} is not supported (P-256, P-384, P-521)"
-                    )))
-                }
-            };
-            if b64("x")?.len() != len || b64("y")?.len() != len {
-                return Err(OpsError::bad_input(format!(
-                    "malformed JWK: x and y of a {crv} key have {len} bytes"
-                )));
-            }
-            KeyKind::Ec(crv)
-        }
-        "OKP" => match s("crv")? {
-            "Ed25519" => {
-                if b64("x")?.len() != 32 {
-                    return Err(OpsError::bad_input(
-                        "malformed JWK: x of an Ed25519 key has 32 bytes",
-                    ));
-                }
-                KeyKind::Ed25519
-            }
-            "Ed448" => {
-                b64("x")?;
-                KeyKind::Ed448
-            }
-            c => {
-                return Err(OpsError::bad_input(format!(
-                    "JWK curve {c:?} is not a signature curve (Ed25519, Ed448)"
-                )))
-            }
-        },
-        "oct" => {
-            return Err(OpsError::bad_input(
-                "a symmetric (oct) JWK is a secret: add it with --hmac",
-            ))
-        }
-        k => {
-            return Err(OpsError::bad_input(format!(
-                "JWK key type {k:?} is not supported (RSA, EC, OKP)"
-            )))
-        }
-    };
     if let Some(u) = o.get("use") {
         if u != "sig" {
+            return Err(OpsError::bad_input(
+                "the JWK's \"use\" is not \"sig\": it is not a signature key",
+            ));
+        }
+    }
+    if let (Some(want), Some(k)) = (kid, o.get("kid")) {
+        if k.as_str() != Some(want) {
             return Err(OpsError::bad_input(format!(
-                "the JWK's \"use\" is {u}, not \"sig\""
+                "the JWK's kid differs from --kid {want:?}"
             )));
         }
     }
-    if let Some(k) = o.get("kid") {
-        if k.as_str() != Some(kid) {
-            return Err(OpsError::bad_input(format!(
-                "the JWK's kid {k} differs from --kid {kid:?}"
-            )));
-        }
-    }
-    let jwk_alg = o.get("alg").and_then(Value::as_str);
+    let jwk_alg = match o.get("alg") {
+        None => None,
+        Some(Value::String(a)) => Some(a.as_str()),
+        Some(_) => return Err(OpsError::bad_input("malformed JWK: alg is not a string")),
+    };
     if let (Some(a), Some(b)) = (alg, jwk_alg) {
         if a != b {
             return Err(OpsError::bad_input(format!(
-                "--alg {a} differs from the JWK's alg {b}"
+                "--alg {a} differs from the JWK's alg{}",
+                if KNOWN_ALG_NAMES.contains(&b) {
+                    format!(" {b}")
+                } else {
+                    String::new()
+                }
             )));
         }
     }
-    let alg = pick_alg(kind, alg.or(jwk_alg), "JWK")?;
-    Ok((v, alg))
+    let given = alg.or(jwk_alg);
+    let kind =
+        match s("kty")? {
+            "RSA" => {
+                let n = b64("n")?;
+                b64("e")?;
+                check_rsa_bits(rsa_bits(&n))?;
+                KeyKind::Rsa
+            }
+            "EC" => {
+                let (crv, len) = match s("crv")? {
+                    "P-256" => ("P-256", 32),
+                    "P-384" => ("P-384", 48),
+                    "P-521" => ("P-521", 66),
+                    _ => {
+                        return Err(OpsError::bad_input(
+                            "the JWK's EC curve is not supported (the Worker verifies P-256)",
+                        ))
+                    }
+                };
+                if b64("x")?.len() != len || b64("y")?.len() != len {
+                    return Err(OpsError::bad_input(format!(
+                        "malformed JWK: x and y of a {crv} key have {len} bytes"
+                    )));
+                }
+                KeyKind::Ec(crv)
+            }
+            "OKP" => match s("crv")? {
+                "Ed25519" => {
+                    if b64("x")?.len() != 32 {
+                        return Err(OpsError::bad_input(
+                            "malformed JWK: x of an Ed25519 key has 32 bytes",
+                        ));
+                    }
+                    KeyKind::Ed25519
+                }
+                "Ed448" => KeyKind::Ed448,
+                _ => return Err(OpsError::bad_input(
+                    "the JWK's OKP curve is not a signature curve the Worker verifies (Ed25519)",
+                )),
+            },
+            "oct" if allow_secret => {
+                b64("k")?;
+                let a = match given {
+                    Some(a @ ("HS256" | "HS384" | "HS512")) => a,
+                    Some(a) => {
+                        return Err(OpsError::bad_input(match refused_alg(a) {
+                            Some(why) => format!("the Worker cannot use this JWK: {why}"),
+                            None => format!(
+                            "algorithm {a} does not fit an HMAC secret: use HS256, HS384 or HS512"
+                        ),
+                        }))
+                    }
+                    None => return Err(OpsError::bad_input(
+                        "say which algorithm this HMAC secret verifies: --alg HS256|HS384|HS512",
+                    )),
+                };
+                return Ok((v.clone(), a.to_string()));
+            }
+            "oct" => {
+                return Err(OpsError::bad_input(
+                    "a symmetric (oct) JWK is a secret: add it with --hmac",
+                ))
+            }
+            _ => {
+                return Err(OpsError::bad_input(
+                    "the JWK's key type is not supported (RSA, EC, OKP)",
+                ))
+            }
+        };
+    let alg = pick_alg(kind, given, "JWK")?;
+    Ok((v.clone(), alg))
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
 
     // Public keys (generated with openssl for these tests).
@@ -526,29 +685,118 @@ MCowBQYDK2VwAyEA2bkpgj+wEor0E9btBnz3uhzZgG6ZtFlb3dSfj9TPkX8=
     fn jwks_are_checked() {
         let x = URL_SAFE_NO_PAD.encode([7u8; 32]);
         let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{x}","kid":"k1"}}"#);
-        let (v, alg) = validate_jwk(&jwk, "k1", None).unwrap();
+        let (v, alg) = validate_jwk(&jwk, Some("k1"), None, false).unwrap();
         assert_eq!(alg, "EdDSA");
         assert_eq!(v["x"], x.as_str());
-        assert!(validate_jwk(&jwk, "other", None).is_err());
+        assert!(validate_jwk(&jwk, Some("other"), None, false).is_err());
         let ec = format!(r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{x}","alg":"ES256"}}"#);
-        assert_eq!(validate_jwk(&ec, "k", None).unwrap().1, "ES256");
-        assert!(validate_jwk(&ec, "k", Some("ES512")).is_err());
+        assert_eq!(
+            validate_jwk(&ec, Some("k"), None, false).unwrap().1,
+            "ES256"
+        );
+        assert!(validate_jwk(&ec, Some("k"), Some("ES512"), false).is_err());
         let d = format!(r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{x}","d":"{x}"}}"#);
-        assert!(validate_jwk(&d, "k", None)
+        assert!(validate_jwk(&d, Some("k"), None, false)
             .unwrap_err()
             .message
             .contains("private"));
         let n = URL_SAFE_NO_PAD.encode([1u8; 256]);
         let rsa = format!(r#"{{"kty":"RSA","n":"{n}","e":"AQAB"}}"#);
-        assert!(validate_jwk(&rsa, "k", None)
+        assert!(validate_jwk(&rsa, Some("k"), None, false)
             .unwrap_err()
             .message
             .contains("--alg"));
-        assert_eq!(validate_jwk(&rsa, "k", Some("PS256")).unwrap().1, "PS256");
+        assert_eq!(
+            validate_jwk(&rsa, Some("k"), Some("PS256"), false)
+                .unwrap()
+                .1,
+            "PS256"
+        );
         let small = r#"{"kty":"RSA","n":"AQAB","e":"AQAB"}"#;
-        assert!(validate_jwk(small, "k", Some("RS256")).is_err());
-        assert!(validate_jwk(r#"{"keys":[]}"#, "k", None).is_err());
-        assert!(validate_jwk(r#"{"kty":"oct","k":"AAAA"}"#, "k", None).is_err());
-        assert!(validate_jwk("nope", "k", None).is_err());
+        assert!(validate_jwk(small, Some("k"), Some("RS256"), false).is_err());
+        assert!(validate_jwk(r#"{"keys":[]}"#, Some("k"), None, false).is_err());
+        assert!(validate_jwk(r#"{"kty":"oct","k":"AAAA"}"#, Some("k"), None, false).is_err());
+        assert_eq!(
+            validate_jwk(
+                r#"{"kty":"oct","k":"AAAA"}"#,
+                Some("k"),
+                Some("HS384"),
+                true
+            )
+            .unwrap()
+            .1,
+            "HS384"
+        );
+        assert!(validate_jwk("nope", Some("k"), None, false).is_err());
+    }
+
+    pub const EC_P384_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAE/JIr9Z2KhEiDY+UX7qlbALdX+JEcapyk
+5JxXJfhom+yHi/TH2XYyVFE3N61BJBsWmLProCvFfLVDwHbIG/J2s6QYFub1jCvi
+UwTQtpnIZo4hDop2iOGqwvc2p9BFpjLI
+-----END PUBLIC KEY-----
+";
+    pub const ED448_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MEMwBQYDK2VxAzoARYGIbzIUfrMlW3Jjl6qJ9SdudkIWxvuFiuQ/Mg6CDrCdIKIH
+2TBue9hZkizEjtXg40CC0WRy4/QA
+-----END PUBLIC KEY-----
+";
+    pub const RSA_1024_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDDcMYSFdKnhHSXA0QRuqIwoDMo
+uLq06Z40q3h2A/SI/Mwi5Agx7ju3SyCU+BkIIQuqfEN/lsINMSjByH2sJvZhv0S0
+g7nstd5GjsEusRFcsinQPpIHLgZS8vlyX0+acFkovX6GfTZlbTARg72ZLzGJF/iu
+LuOnbCI+LIOGayUepQIDAQAB
+-----END PUBLIC KEY-----
+";
+
+    /// What the Worker cannot use is refused with the reason, for PEM and JWK alike.
+    #[test]
+    fn keys_the_worker_cannot_use_are_refused_with_the_reason() {
+        let refused = |r: Result<(String, String)>| r.unwrap_err().message;
+        assert!(refused(validate_pem(EC_P384_PEM, None)).contains("P-256 only (ES256)"));
+        assert!(refused(validate_pem(EC_P384_PEM, Some("ES384"))).contains("ES384"));
+        assert!(refused(validate_pem(ED448_PEM, None)).contains("Ed25519 only"));
+        assert!(refused(validate_pem(RSA_1024_PEM, Some("RS256")))
+            .contains("RSA key of 1024 bits; at least 2048"));
+        let rsa = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/bodysig/rsa-2048.pub.pem"
+        ))
+        .unwrap();
+        assert_eq!(validate_pem(&rsa, Some("PS256")).unwrap().1, "PS256");
+        assert!(refused(validate_pem(&rsa, Some("none"))).contains("never accepted"));
+        let refused_jwk = |j: &str, alg| validate_jwk(j, None, alg, true).unwrap_err().message;
+        let x48 = URL_SAFE_NO_PAD.encode([7u8; 48]);
+        let p384 = format!(r#"{{"kty":"EC","crv":"P-384","x":"{x48}","y":"{x48}"}}"#);
+        assert!(refused_jwk(&p384, None).contains("P-256 only"));
+        let x = URL_SAFE_NO_PAD.encode([7u8; 32]);
+        let p256 = format!(r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{x}","alg":"ES512"}}"#);
+        assert!(refused_jwk(&p256, None).contains("ES512 (ECDSA on P-521)"));
+        let ed448 = format!(r#"{{"kty":"OKP","crv":"Ed448","x":"{x48}"}}"#);
+        assert!(refused_jwk(&ed448, None).contains("Ed25519 only"));
+        let n = URL_SAFE_NO_PAD.encode([1u8; 255]);
+        let rsa2040 = format!(r#"{{"kty":"RSA","n":"{n}","e":"AQAB","alg":"RS256"}}"#);
+        assert!(refused_jwk(&rsa2040, None).contains("2040 bits"));
+        let n = URL_SAFE_NO_PAD.encode([1u8; 256]);
+        let none = format!(r#"{{"kty":"RSA","n":"{n}","e":"AQAB","alg":"none"}}"#);
+        assert!(refused_jwk(&none, None).contains("alg none"));
+        // An unknown name is not echoed (it is a value of the file).
+        let odd = format!(r#"{{"kty":"RSA","n":"{n}","e":"AQAB","alg":"CANARY-alg"}}"#);
+        let m = refused_jwk(&odd, None);
+        assert!(
+            !m.contains("CANARY") && m.contains("not one the Worker verifies"),
+            "{m}"
+        );
+
+        // The final word is the Worker's parser: an HMAC secret shorter than its hash.
+        let short = json!({"kid": "h", "alg": "HS512", "kty": "oct", "k": URL_SAFE_NO_PAD.encode([1u8; 32])});
+        assert!(worker_accepts(&short)
+            .unwrap_err()
+            .contains("at least 64 bytes"));
+        let ok = json!({"kid": "h", "alg": "HS256", "kty": "oct", "k": URL_SAFE_NO_PAD.encode([1u8; 32])});
+        assert!(worker_accepts(&ok).is_ok());
+        let odd = json!({"kid": "h", "alg": "RS256", "kty": "CANARY", "n": "x"});
+        let m = worker_accepts(&odd).unwrap_err();
+        assert!(!m.contains("CANARY"), "{m}");
     }
 }

@@ -23,6 +23,10 @@ pub struct PolicyInfo {
     pub negative_ttl_s: u64,
     /// The APIs of the policy; `None` when no policy could be read.
     pub apis: Option<ApiNames>,
+    /// JWT issuers whose keys the Worker reads from KV (`kv_keys`), with the algorithms the
+    /// policy accepts from each (union over the interceptors naming it); `None` when no policy
+    /// could be read.
+    pub kv_issuers: Option<BTreeMap<String, BTreeSet<String>>>,
     /// Where the policy came from (`wrangler.toml [vars.POLICY]`).
     pub source: String,
     /// Why the defaults or a partial reading are used, if they are.
@@ -35,6 +39,7 @@ impl Default for PolicyInfo {
             ttl_s: 30,
             negative_ttl_s: 5,
             apis: None,
+            kv_issuers: None,
             source: "defaults".into(),
             warning: None,
         }
@@ -61,7 +66,21 @@ impl PolicyInfo {
         };
         let doc: toml::Value = match toml::from_str(&text) {
             Ok(d) => d,
-            Err(e) => return fallback(format!("{} is not TOML: {e}", config.display())),
+            Err(e) => {
+                // toml's message shows the offending line: keep the position only.
+                let at = e
+                    .span()
+                    .map(|r| {
+                        let before = &text[..r.start.min(text.len())];
+                        format!(
+                            " at line {}, column {}",
+                            before.matches('\n').count() + 1,
+                            before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1
+                        )
+                    })
+                    .unwrap_or_default();
+                return fallback(format!("{} is not TOML{at}", config.display()));
+            }
         };
         let mut node = Some(&doc);
         if let Some(e) = env {
@@ -74,7 +93,12 @@ impl PolicyInfo {
             None => return fallback(format!("no policy at {where_}")),
             Some(toml::Value::String(s)) => match serde_json::from_str(s) {
                 Ok(v) => v,
-                Err(e) => return fallback(format!("the policy at {where_} is not JSON: {e}")),
+                Err(e) => {
+                    return fallback(format!(
+                        "the policy at {where_} is not JSON: {}",
+                        super::redact::serde_error(&e)
+                    ))
+                }
             },
             Some(t) => match serde_json::to_value(t) {
                 Ok(v) => v,
@@ -102,6 +126,7 @@ impl PolicyInfo {
                     ttl_s: p.cache.ttl_ms / 1000,
                     negative_ttl_s: p.cache.negative_ttl_ms / 1000,
                     apis: Some(apis),
+                    kv_issuers: Some(kv_issuers(v)),
                     source: "policy".into(),
                     warning: None,
                 }
@@ -119,6 +144,7 @@ impl PolicyInfo {
                     ttl_s: secs("ttl_seconds", 30),
                     negative_ttl_s: secs("negative_ttl_seconds", 5),
                     apis: None,
+                    kv_issuers: None,
                     source: "policy".into(),
                     warning: Some(format!(
                         "the policy does not compile (the Worker answers 500 to every request until it does): {}",
@@ -127,6 +153,32 @@ impl PolicyInfo {
                 }
             }
         }
+    }
+
+    /// The sentence printed after a key is added to a JWT issuer: when tokens signed with it
+    /// pass everywhere. An isolate keeps the issuer's record `cache.ttl_seconds` once read, or
+    /// remembers it absent `cache.negative_ttl_seconds` (a new issuer).
+    pub fn key_added_effect(&self, issuer_existed: bool, remote: bool, now: i64) -> String {
+        let (ttl, name) = if issuer_existed {
+            (self.ttl_s, "cache.ttl_seconds")
+        } else {
+            (self.negative_ttl_s, "cache.negative_ttl_seconds")
+        };
+        let (total, why) = if remote {
+            (
+                KV_PROPAGATION_S + ttl,
+                format!("up to {KV_PROPAGATION_S} s of KV propagation + {ttl} s {name}"),
+            )
+        } else {
+            (
+                ttl,
+                format!("{ttl} s {name}; local KV has no propagation delay"),
+            )
+        };
+        format!(
+            "is used everywhere by {} (within {total} s: {why})",
+            super::util::format_time(now + total as i64)
+        )
     }
 
     /// The sentence printed after a revocation: when it takes effect everywhere.
@@ -180,6 +232,49 @@ impl PolicyInfo {
     }
 }
 
+/// The issuers of the policy's JWT interceptors that read keys from KV, with their algorithms.
+/// Reads the policy as written (it compiled, so every value has its type).
+fn kv_issuers(policy: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let apis = policy.get("apis").and_then(Value::as_array);
+    for api in apis.into_iter().flatten() {
+        let mut chains: Vec<&Value> = vec![api];
+        chains.extend(
+            api.get("resources")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        );
+        for chain in chains {
+            let steps = chain.get("interceptors").and_then(Value::as_array);
+            for step in steps.into_iter().flatten() {
+                if step.get("type").and_then(Value::as_str) != Some("jwt") {
+                    continue;
+                }
+                let issuers = step.get("issuers").and_then(Value::as_array);
+                for i in issuers.into_iter().flatten() {
+                    let Some(iss) = i.get("issuer").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let jwks = i.get("jwks_url").is_some_and(|u| !u.is_null());
+                    let kv = i.get("kv_keys").and_then(Value::as_bool).unwrap_or(!jwks);
+                    if !kv {
+                        continue;
+                    }
+                    let algs = i.get("algorithms").and_then(Value::as_array);
+                    out.entry(iss.to_string()).or_default().extend(
+                        algs.into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                            .map(String::from),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +319,37 @@ apis = []
         assert!(p.warning.unwrap().contains("no policy"));
         let p = PolicyInfo::load(&d.path().join("missing.toml"), None);
         assert!(p.warning.unwrap().contains("cannot read"));
+    }
+
+    #[test]
+    fn the_production_environment_has_its_own_policy_that_compiles() {
+        let p = PolicyInfo::load(
+            &Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("wrangler.toml"),
+            Some("production"),
+        );
+        assert_eq!(p.warning, None, "the production policy must compile");
+        assert!(p.source.contains("[env.production.vars.POLICY]"));
+        assert!(p.apis.unwrap().contains_key("orders"));
+    }
+
+    #[test]
+    fn jwt_issuers_reading_kv_are_found_in_apis_and_resources() {
+        let p = PolicyInfo::from_policy_value(&json!({"apis": [{
+            "name": "a", "base_path": "/a", "origin": "http://127.0.0.1:1",
+            "interceptors": [{"type": "jwt", "issuers": [
+                {"issuer": "kv", "algorithms": ["RS256"]},
+                {"issuer": "jwks", "algorithms": ["ES256"], "jwks_url": "https://x/keys"}
+            ]}],
+            "resources": [{"name": "r", "path": "/r", "methods": ["GET"],
+                "interceptors": [{"type": "jwt", "issuers": [{"issuer": "kv", "algorithms": ["HS256"]}]}]}]
+        }]}));
+        assert_eq!(p.warning, None);
+        let iss = p.kv_issuers.unwrap();
+        assert_eq!(iss.keys().collect::<Vec<_>>(), ["kv"]);
+        assert_eq!(
+            iss["kv"].iter().map(String::as_str).collect::<Vec<_>>(),
+            ["HS256", "RS256"]
+        );
     }
 
     #[test]

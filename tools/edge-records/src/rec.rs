@@ -3,6 +3,7 @@
 
 use super::error::{Exit, OpsError, Result};
 use super::grants::G;
+use super::redact;
 use edge_interceptors::records::{self, App, AppStatus, Record, Token};
 use serde_json::{Map, Value};
 
@@ -24,9 +25,41 @@ pub fn parse_object(key: &str, text: Option<String>) -> Result<Option<Obj>> {
 pub fn to_text(key: &str, obj: &Obj) -> Result<String> {
     let text = serde_json::to_string(obj).expect("JSON");
     records::parse(key, &text).map_err(|e| {
-        OpsError::bad_input(format!("the record would not parse in the Worker: {e}"))
+        OpsError::bad_input(format!(
+            "the record would not parse in the Worker: {}",
+            record_error(key, &text, &e)
+        ))
     })?;
     Ok(text)
+}
+
+/// Why the Worker does not parse the record under `key` (its error was `worker_err`), naming
+/// the field and the position but never a value: `app:a: at status (line 1, column 30):
+/// unknown variant, expected one of `APPROVED`, …`.
+pub fn record_error(key: &str, text: &str, worker_err: &str) -> String {
+    let typed = if key.starts_with(records::APP_PREFIX) {
+        redact::typed_error::<App>(text)
+    } else if key.starts_with(records::TOKEN_PREFIX) {
+        redact::typed_error::<Token>(text)
+    } else {
+        None
+    };
+    let why = typed.unwrap_or_else(|| {
+        // The Worker's own readers (JWT issuers and revocations): its message, values blanked.
+        let prefix = format!("malformed record {key:?}: ");
+        let msg = worker_err.strip_prefix(&prefix).unwrap_or(worker_err);
+        match serde_json::from_str::<Value>(text) {
+            Err(e) => redact::serde_error(&e),
+            Ok(v)
+                if key.starts_with(records::ISSUER_PREFIX)
+                    && !v.get("keys").is_some_and(Value::is_array) =>
+            {
+                "expected an object with a \"keys\" list".into()
+            }
+            Ok(_) => redact::quoted(msg),
+        }
+    });
+    format!("{key}: {why}")
 }
 
 /// A copy fit for display: HMAC secrets replaced by `<redacted>`.
@@ -48,8 +81,12 @@ pub fn redacted(v: &Value) -> Value {
 pub fn grants_of(obj: &Obj, field: &str) -> Result<Vec<G>> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|e| OpsError::new(Exit::Malformed, format!("{field} is malformed: {e}"))),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+            OpsError::new(
+                Exit::Malformed,
+                format!("{field} is malformed: {}", redact::serde_message(&e)),
+            )
+        }),
     }
 }
 
@@ -99,15 +136,17 @@ pub fn token_state(t: &Token, now: i64) -> String {
     }
 }
 
+/// The app under `key`, or why not (values redacted: [`record_error`]).
 pub fn parse_app(key: &str, text: &str) -> std::result::Result<App, String> {
-    match records::parse(key, text)? {
+    match records::parse(key, text).map_err(|e| record_error(key, text, &e))? {
         Record::App(a) => Ok(a),
         _ => Err(format!("{key} is not an app")),
     }
 }
 
+/// The token under `key`, or why not (values redacted: [`record_error`]).
 pub fn parse_token(key: &str, text: &str) -> std::result::Result<Token, String> {
-    match records::parse(key, text)? {
+    match records::parse(key, text).map_err(|e| record_error(key, text, &e))? {
         Record::Token(t) => Ok(t),
         _ => Err(format!("{key} is not a token")),
     }

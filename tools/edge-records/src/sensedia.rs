@@ -31,6 +31,7 @@ use super::app::DryRun;
 use super::error::{Exit, OpsError, Result};
 use super::grants::{self, G};
 use super::rec::{self, Obj};
+use super::redact;
 use super::store::Entry;
 use super::util;
 use super::Ctx;
@@ -50,13 +51,20 @@ pub enum Unit {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("input").required(true).multiple(true).args(["apps", "tokens"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).multiple(true).args(["export", "apps", "tokens"])))]
 pub struct SensediaArgs {
+    /// One file holding both lists: apps under `apps`, access tokens under `accessTokens` (or
+    /// `access_tokens`, `tokens`); each list may be wrapped in a page (`content`, `items`,
+    /// `data`). Repeat for several files.
+    #[arg(long = "export", value_name = "FILE")]
+    pub export: Vec<PathBuf>,
     /// Apps as the Manager API v3 returns them (a JSON list, or an object holding one under
-    /// content/items/data/apps); repeat for several pages.
+    /// `apps`, or a page's content/items/data); repeat for several pages.
     #[arg(long = "apps", value_name = "FILE")]
     pub apps: Vec<PathBuf>,
-    /// Access tokens as the Manager API v3 returns them; repeat for several pages.
+    /// Access tokens as the Manager API v3 returns them (a JSON list, or an object holding one
+    /// under `accessTokens`, `access_tokens` or `tokens`, or a page's content/items/data);
+    /// repeat for several pages.
     #[arg(long = "tokens", value_name = "FILE")]
     pub tokens: Vec<PathBuf>,
     /// The unit of `expiresIn` (Sensedia documents both). Used only for tokens without
@@ -112,30 +120,206 @@ struct MappedToken {
     expired_by_flag: bool,
 }
 
-/// Reads an export file: a JSON list, or an object with the list under a usual field.
-pub fn load_list(path: &PathBuf) -> Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| OpsError::bad_input(format!("cannot read {}: {e}", path.display())))?;
-    let v: Value = serde_json::from_str(&text)
-        .map_err(|e| OpsError::bad_input(format!("{} is not JSON: {e}", path.display())))?;
+/// Which list of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    Apps,
+    Tokens,
+}
+
+impl ListKind {
+    /// The fields that hold this list in an object.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            ListKind::Apps => &["apps"],
+            ListKind::Tokens => &["accessTokens", "access_tokens", "tokens"],
+        }
+    }
+    /// A field every entry of this list has.
+    fn marker(self) -> &'static str {
+        match self {
+            ListKind::Apps => "clientId",
+            ListKind::Tokens => "code",
+        }
+    }
+    fn flag(self) -> &'static str {
+        match self {
+            ListKind::Apps => "--apps",
+            ListKind::Tokens => "--tokens",
+        }
+    }
+    fn what(self) -> &'static str {
+        match self {
+            ListKind::Apps => "apps",
+            ListKind::Tokens => "access tokens",
+        }
+    }
+    fn other(self) -> ListKind {
+        match self {
+            ListKind::Apps => ListKind::Tokens,
+            ListKind::Tokens => ListKind::Apps,
+        }
+    }
+}
+
+/// Page wrappers around a list (`{"content": [...], "totalElements": …}`).
+const PAGE_FIELDS: &[&str] = &["content", "items", "data"];
+
+/// A list read from an export file.
+#[derive(Debug)]
+pub struct Loaded {
+    pub items: Vec<Value>,
+    /// Where in the file: `` (the file is the list), `apps`, `accessTokens.content`, `content`.
+    pub field: String,
+    /// The file.
+    pub path: PathBuf,
+}
+
+impl Loaded {
+    /// Where entry `i` is, for messages: `tokens.json[3]`, `export.json#accessTokens[3]`.
+    pub fn at(&self, i: usize) -> String {
+        if self.field.is_empty() {
+            format!("{}[{i}]", self.path.display())
+        } else {
+            format!("{}#{}[{i}]", self.path.display(), self.field)
+        }
+    }
+    /// Which list this is, for messages.
+    pub fn describe(&self) -> String {
+        if self.field.is_empty() {
+            format!("the list that is {}", self.path.display())
+        } else {
+            format!("the list under {:?} in {}", self.field, self.path.display())
+        }
+    }
+}
+
+/// A list value, unwrapped from a page object.
+fn as_list(v: Value, field: &str) -> std::result::Result<(Vec<Value>, String), String> {
     match v {
-        Value::Array(a) => Ok(a),
+        Value::Array(a) => Ok((a, field.to_string())),
         Value::Object(mut o) => {
-            for f in ["content", "items", "data", "apps", "accessTokens", "tokens"] {
-                if let Some(Value::Array(a)) = o.remove(f) {
-                    return Ok(a);
+            for p in PAGE_FIELDS {
+                if let Some(Value::Array(a)) = o.remove(*p) {
+                    return Ok((a, format!("{field}.{p}")));
                 }
             }
-            Err(OpsError::bad_input(format!(
-                "{}: expected a JSON list (or an object with one under content, items, data, apps, accessTokens or tokens)",
-                path.display()
+            Err(format!(
+                "{field:?} is neither a list nor a page holding one under content, items or data"
+            ))
+        }
+        _ => Err(format!("{field:?} is not a list")),
+    }
+}
+
+fn read_json(path: &PathBuf) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| OpsError::bad_input(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        OpsError::bad_input(format!(
+            "{} is not JSON: {}",
+            path.display(),
+            redact::serde_error(&e)
+        ))
+    })
+}
+
+/// Reads the `kind` list of an export file. With `export` (a file holding both lists) the list
+/// is read only from its own field (`None` when the file has none); otherwise the file may
+/// also be the list itself or a page holding it. A list whose entries look like the other
+/// kind is refused, naming the list that was read.
+pub fn load_list(path: &PathBuf, kind: ListKind, export: bool) -> Result<Option<Loaded>> {
+    let v = read_json(path)?;
+    load_list_from(v, path, kind, export)
+}
+
+fn load_list_from(
+    v: Value,
+    path: &std::path::Path,
+    kind: ListKind,
+    export: bool,
+) -> Result<Option<Loaded>> {
+    let bad = |m: String| OpsError::bad_input(format!("{}: {m}", path.display()));
+    let (items, field) = match v {
+        Value::Array(_) if export => {
+            return Err(bad(format!(
+                "a single JSON list; --export takes an object with both lists ({:?} and {:?}): pass a single list with --apps or --tokens",
+                ListKind::Apps.fields()[0],
+                ListKind::Tokens.fields()[0]
             )))
         }
-        _ => Err(OpsError::bad_input(format!(
-            "{}: expected a JSON list",
-            path.display()
-        ))),
+        Value::Array(a) => (a, String::new()),
+        Value::Object(mut o) => {
+            let own = kind.fields().iter().find(|f| o.contains_key(**f));
+            match own {
+                Some(f) => {
+                    let f = f.to_string();
+                    as_list(o.remove(&f).unwrap_or_default(), &f).map_err(bad)?
+                }
+                None => {
+                    let other = kind
+                        .other()
+                        .fields()
+                        .iter()
+                        .find(|f| o.contains_key(**f));
+                    if export {
+                        return Ok(None);
+                    }
+                    let page = PAGE_FIELDS
+                        .iter()
+                        .find_map(|p| match o.remove(*p) {
+                            Some(Value::Array(a)) => Some((a, p.to_string())),
+                            _ => None,
+                        });
+                    match (page, other) {
+                        (Some(p), _) => p,
+                        (None, Some(f)) => {
+                            return Err(bad(format!(
+                                "holds the {} list ({f:?}) and no {} list ({}): pass it with {}, or with --export when it holds both",
+                                kind.other().what(),
+                                kind.what(),
+                                kind.fields().join(", "),
+                                kind.other().flag()
+                            )))
+                        }
+                        (None, None) => {
+                            let mut names: Vec<&str> = o.keys().map(String::as_str).collect();
+                            names.truncate(12);
+                            return Err(bad(format!(
+                                "no {} list: expected a JSON list, or an object with one under {}, content, items or data (its fields: {})",
+                                kind.what(),
+                                kind.fields().join(", "),
+                                names.join(", ")
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        _ => return Err(bad("expected a JSON list or object".into())),
+    };
+    let loaded = Loaded {
+        items,
+        field,
+        path: path.to_path_buf(),
+    };
+    // Entries of the other kind: the wrong list was given (or read).
+    let has = |m: &str| loaded.items.iter().filter(|e| e.get(m).is_some()).count();
+    let (mine, theirs) = (has(kind.marker()), has(kind.other().marker()));
+    if !loaded.items.is_empty() && mine == 0 && theirs > 0 {
+        return Err(OpsError::bad_input(format!(
+            "read {} as {}: none of its {} entries has {:?} and {theirs} have {:?}, so it looks like {}: pass it with {}{}",
+            loaded.describe(),
+            kind.what(),
+            loaded.items.len(),
+            kind.marker(),
+            kind.other().marker(),
+            kind.other().what(),
+            kind.other().flag(),
+            if export { "" } else { " (or a file holding both lists with --export)" }
+        )));
     }
+    Ok(Some(loaded))
 }
 
 fn str_field<'a>(o: &'a Value, name: &str) -> std::result::Result<Option<&'a str>, String> {
@@ -149,6 +333,14 @@ fn str_field<'a>(o: &'a Value, name: &str) -> std::result::Result<Option<&'a str
 /// A Sensedia date: RFC 3339 (also with a `+0000` offset), or a number (epoch milliseconds;
 /// values below 10^11 are taken as seconds).
 pub fn parse_date(v: &Value, field: &str) -> std::result::Result<i64, String> {
+    let t = parse_date_any(v, field)?;
+    if !(0..=util::MAX_TIME).contains(&t) {
+        return Err(format!("{field} is out of range (1970 to 9999)"));
+    }
+    Ok(t)
+}
+
+fn parse_date_any(v: &Value, field: &str) -> std::result::Result<i64, String> {
     let num = |n: i64| {
         if n.abs() >= 100_000_000_000 {
             n.div_euclid(1000)
@@ -161,11 +353,11 @@ pub fn parse_date(v: &Value, field: &str) -> std::result::Result<i64, String> {
             .as_i64()
             .or_else(|| n.as_f64().map(|f| f as i64))
             .map(num)
-            .ok_or_else(|| format!("{field} {n} is not a time")),
+            .ok_or_else(|| format!("{field} is not a time")),
         Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s
             .parse::<i64>()
             .map(num)
-            .map_err(|_| format!("{field} {s:?} is not a time")),
+            .map_err(|_| format!("{field} is not a time")),
         Value::String(s) => {
             let mut t = s.clone();
             // `+0000` / `-0300` → `+00:00` / `-03:00`
@@ -178,10 +370,10 @@ pub fn parse_date(v: &Value, field: &str) -> std::result::Result<i64, String> {
                 }
             }
             records::parse_rfc3339(&t).ok_or_else(|| {
-                format!("{field} {s:?} is not RFC 3339 with a time zone, nor epoch milliseconds")
+                format!("{field} is not RFC 3339 with a time zone, nor epoch milliseconds")
             })
         }
-        other => Err(format!("{field} {other} is not a time")),
+        _ => Err(format!("{field} is not a time")),
     }
 }
 
@@ -240,14 +432,16 @@ fn map_app(v: &Value, opts: &Opts) -> std::result::Result<(String, Obj), String>
         return Err("not a JSON object".into());
     }
     let client_id = str_field(v, "clientId")?.ok_or("no clientId")?;
-    util::check_client_id(client_id).map_err(|e| e.message)?;
+    util::check_credential(client_id, "clientId").map_err(|m| format!("clientId {m}"))?;
+    records::app_key(client_id).ok_or("clientId too long for a KV key")?;
     let name = str_field(v, "name")?
         .filter(|n| !n.is_empty())
         .ok_or("no name")?;
     let status = str_field(v, "status")?.ok_or("no status")?;
     let status = match status.to_ascii_uppercase().as_str() {
         "CANCELED" => "CANCELLED",
-        s => rec::parse_status(s).map_err(|e| e.message)?,
+        s => rec::parse_status(s)
+            .map_err(|_| "status: expected APPROVED, PENDING, REJECTED or CANCELLED")?,
     };
     let mut o = Obj::new();
     o.insert("name".into(), json!(name));
@@ -349,26 +543,27 @@ fn map_token(
                 Some(Value::Number(n)) => n.as_i64(),
                 Some(Value::String(s)) => Some(
                     s.parse::<i64>()
-                        .map_err(|_| format!("expiresIn {s:?} is not a number"))?,
+                        .map_err(|_| "expiresIn is not a number".to_string())?,
                 ),
-                Some(x) => return Err(format!("expiresIn {x} is not a number")),
+                Some(_) => return Err("expiresIn is not a number".into()),
             };
             match n {
                 None | Some(0) => None,
-                Some(n) if n < 0 => return Err(format!("expiresIn {n} is negative")),
+                Some(n) if n < 0 => return Err("expiresIn is negative".into()),
                 Some(n) => {
                     let unit = opts.unit.ok_or(
                         "has expiresIn but no expiredDate: say its unit with --expires-in-unit seconds|milliseconds (Sensedia documents both)",
                     )?;
                     let created = date("creationDate")?
                         .ok_or("has expiresIn but neither expiredDate nor creationDate")?;
-                    Some(
-                        created
-                            + match unit {
-                                Unit::Seconds => n,
-                                Unit::Milliseconds => n / 1000,
-                            },
-                    )
+                    let t = created.saturating_add(match unit {
+                        Unit::Seconds => n,
+                        Unit::Milliseconds => n / 1000,
+                    });
+                    if t > util::MAX_TIME {
+                        return Err("creationDate + expiresIn is out of range (after 9999)".into());
+                    }
+                    Some(t)
                 }
             }
         }
@@ -378,7 +573,7 @@ fn map_token(
         "ACTIVE" => (false, expiry),
         "REVOKED" => (true, expiry),
         "EXPIRED" => (false, Some(expiry.map_or(now, |e| e.min(now)))),
-        s => return Err(format!("status {s:?}: expected ACTIVE, REVOKED or EXPIRED")),
+        _ => return Err("status: expected ACTIVE, REVOKED or EXPIRED".into()),
     };
     let apis = map_apis(v.get("apis"), opts)?;
     let scope = map_scope(v.get("scope"), opts, policy)?;
@@ -439,6 +634,64 @@ fn parse_opts(a: &SensediaArgs) -> Result<Opts> {
     })
 }
 
+/// Every list to import: `--export` files (both lists by their own field names), then
+/// `--apps` and `--tokens` files. Says on standard error which list of each file was read.
+fn load_all(ctx: &mut Ctx, a: &SensediaArgs) -> Result<(Vec<Loaded>, Vec<Loaded>)> {
+    let (mut apps, mut tokens) = (Vec::new(), Vec::new());
+    for path in &a.export {
+        let v = read_json(path)?;
+        let la = load_list_from(v.clone(), path, ListKind::Apps, true)?;
+        let lt = load_list_from(v, path, ListKind::Tokens, true)?;
+        if la.is_none() && lt.is_none() {
+            return Err(OpsError::bad_input(format!(
+                "{}: neither an apps list ({}) nor an access tokens list ({})",
+                path.display(),
+                ListKind::Apps.fields().join(", "),
+                ListKind::Tokens.fields().join(", ")
+            )));
+        }
+        for (kind, l) in [(ListKind::Apps, &la), (ListKind::Tokens, &lt)] {
+            match l {
+                Some(l) => ctx.note(format!(
+                    "{}: {} {} from {:?}",
+                    path.display(),
+                    l.items.len(),
+                    kind.what(),
+                    l.field
+                )),
+                None => ctx.note(format!(
+                    "{}: no {} list ({})",
+                    path.display(),
+                    kind.what(),
+                    kind.fields().join(", ")
+                )),
+            }
+        }
+        apps.extend(la);
+        tokens.extend(lt);
+    }
+    for (paths, kind, out) in [
+        (&a.apps, ListKind::Apps, &mut apps),
+        (&a.tokens, ListKind::Tokens, &mut tokens),
+    ] {
+        for path in paths {
+            if let Some(l) = load_list(path, kind, false)? {
+                if !l.field.is_empty() {
+                    ctx.note(format!(
+                        "{}: {} {} from {:?}",
+                        path.display(),
+                        l.items.len(),
+                        kind.what(),
+                        l.field
+                    ));
+                }
+                out.push(l);
+            }
+        }
+    }
+    Ok((apps, tokens))
+}
+
 #[derive(Default)]
 struct Counts {
     created: usize,
@@ -460,13 +713,17 @@ pub fn run(ctx: &mut Ctx, a: SensediaArgs) -> Result<()> {
     let mut apps: Vec<MappedApp> = Vec::new();
     let mut failed_apps: BTreeSet<String> = BTreeSet::new();
     let mut n_apps = 0;
-    for path in &a.apps {
-        for (i, v) in load_list(path)?.iter().enumerate() {
+    let (app_lists, token_lists) = load_all(ctx, &a)?;
+    for list in &app_lists {
+        for (i, v) in list.items.iter().enumerate() {
             n_apps += 1;
-            let id_hint = v.get("clientId").and_then(Value::as_str);
+            let id_hint = v
+                .get("clientId")
+                .and_then(Value::as_str)
+                .filter(|id| util::check_credential(id, "clientId").is_ok());
             let at = match id_hint {
-                Some(id) => format!("{}[{i}] (client id {id:?})", path.display()),
-                None => format!("{}[{i}]", path.display()),
+                Some(id) => format!("{} (client id {id:?})", list.at(i)),
+                None => list.at(i),
             };
             match map_app(v, &opts) {
                 Ok((client_id, obj)) => apps.push(MappedApp { at, client_id, obj }),
@@ -507,10 +764,10 @@ pub fn run(ctx: &mut Ctx, a: SensediaArgs) -> Result<()> {
     let mut tokens: Vec<MappedToken> = Vec::new();
     let mut n_tokens = 0;
     let mut seen_keys: BTreeMap<String, String> = BTreeMap::new();
-    for path in &a.tokens {
-        for (i, v) in load_list(path)?.iter().enumerate() {
+    for list in &token_lists {
+        for (i, v) in list.items.iter().enumerate() {
             n_tokens += 1;
-            let base = format!("{}[{i}]", path.display());
+            let base = list.at(i);
             match map_token(v, &opts, &ctx.policy, ctx.now) {
                 Ok((fp, key, client_id, obj, expired_by_flag)) => {
                     let at = format!("{base} ({fp})");

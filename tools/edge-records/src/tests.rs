@@ -49,6 +49,10 @@ impl Out {
         );
         self
     }
+    /// Everything printed, and the error.
+    fn all(&self) -> String {
+        format!("{}{}{}", self.out, self.err, self.msg())
+    }
     fn msg(&self) -> String {
         self.res
             .as_ref()
@@ -1343,11 +1347,11 @@ fn sensedia_bad_exports_are_reported_with_reasons_and_write_nothing() {
         .run(&["import", "sensedia", "--apps", a, "--tokens", k], "")
         .fails(Exit::BadInput);
     for reason in [
-        "status \"ACTIVE\"",
+        "#content[1] (client id \"bad-status\"): status: expected APPROVED, PENDING",
         "no clientId",
         "duplicate client id",
         "not a JSON object",
-        "status \"WEIRD\"",
+        "status: expected ACTIVE, REVOKED or EXPIRED",
         "unknown app \"nowhere\"",
         "its app \"dup\" is not imported",
         "the same code as",
@@ -1513,7 +1517,8 @@ fn check_lists_malformed_records_by_key() {
     t.store.insert("misc:thing", "whatever");
     let o = t.run(&["check"], "").fails(Exit::Malformed);
     assert!(
-        o.out.contains("\"app:broken\"") && o.out.contains("\"jti:i:bad\""),
+        o.out.contains("malformed: app:broken: at status (line 1, column 29): unknown variant, expected one of `APPROVED`")
+            && o.out.contains("malformed: jti:i:bad: revoked is not true or false"),
         "{}",
         o.out
     );
@@ -1561,4 +1566,743 @@ fn every_subcommand_has_help() {
     walk(&cmd, "edge-records");
     let help = cmd.clone().render_long_help().to_string();
     assert!(help.contains("Exit codes") && help.contains("8  confirmation"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// issuer
+
+const ISS: &str = "https://idp.test/";
+
+/// A policy whose JWT interceptor reads ISS's keys from KV.
+fn jwt_policy() -> PolicyInfo {
+    PolicyInfo::from_policy_value(&json!({
+        "cache": {"ttl_seconds": 30, "negative_ttl_seconds": 5},
+        "apis": [{
+            "name": "orders", "base_path": "/orders", "origin": "http://127.0.0.1:1",
+            "interceptors": [{"type": "jwt", "issuers": [
+                {"issuer": ISS, "algorithms": ["RS256", "PS256", "ES256", "EdDSA", "HS256", "HS512"]},
+                {"issuer": "https://jwks.test/", "algorithms": ["RS256"], "jwks_url": "https://jwks.test/keys"}
+            ]}]
+        }]
+    }))
+}
+
+/// A test key's public JWK (tests/fixtures/jwt-keys.json), as a file.
+fn public_jwk(name: &str, extra: Value) -> String {
+    let all: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/jwt-keys.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut k = all[name].as_object().unwrap().clone();
+    for private in ["d", "p", "q", "dp", "dq", "qi"] {
+        k.remove(private);
+    }
+    k.extend(extra.as_object().unwrap().clone());
+    Value::Object(k).to_string()
+}
+
+/// The issuer's record, parsed by the Worker.
+fn issuer_set(t: &T) -> edge_interceptors::crypto::keys::KeySet {
+    let text = &t.store.data[&format!("jwt-issuer:{ISS}")].0;
+    let Ok(Record::Issuer(set)) = records::parse(&format!("jwt-issuer:{ISS}"), text) else {
+        panic!("{text}")
+    };
+    (*set).clone()
+}
+
+#[test]
+fn issuer_keys_are_written_as_the_worker_reads_them_and_rotated_in_two_steps() {
+    use edge_interceptors::crypto::keys::{select, Alg, Selected};
+    use std::sync::Arc;
+    let mut t = T::new();
+    t.policy = jwt_policy();
+    // 1. One RSA key (JWK on standard input, alg given): a new issuer, negative TTL bound.
+    let o = t
+        .run(
+            &[
+                "issuer", "add", ISS, "--kid", "rsa-1", "--jwk", "-", "--alg", "RS256",
+            ],
+            &public_jwk("rsa", json!({})),
+        )
+        .ok();
+    assert!(
+        o.err.contains("key \"rsa-1\" added to jwt-issuer:https://idp.test/ (1 key(s) now)")
+            && o.err.contains("is used everywhere by 2026-01-01T00:00:05Z (within 5 s: 5 s cache.negative_ttl_seconds"),
+        "{}",
+        o.err
+    );
+    let set = issuer_set(&t);
+    assert_eq!(set.keys.len(), 1);
+    assert!(set.skipped.is_empty());
+    let stored = &t.store.value(&format!("jwt-issuer:{ISS}")).unwrap()["keys"][0];
+    assert_eq!(
+        (stored["kid"].as_str(), stored["alg"].as_str()),
+        (Some("rsa-1"), Some("RS256"))
+    );
+
+    // 2. Rotation, step 1: a second key (PEM, alg inferred); the bound is now the record TTL
+    // and the tool says how to finish.
+    let d = tempfile::tempdir().unwrap();
+    let pem = d.path().join("ec.pem");
+    std::fs::write(&pem, EC_PEM).unwrap();
+    let o = t
+        .run(
+            &[
+                "issuer",
+                "add",
+                ISS,
+                "--kid",
+                "ec-2",
+                "--pem",
+                pem.to_str().unwrap(),
+            ],
+            "",
+        )
+        .ok();
+    assert!(
+        o.err.contains("(within 30 s: 30 s cache.ttl_seconds"),
+        "{}",
+        o.err
+    );
+    assert!(
+        o.err
+            .contains("edge-records issuer remove https://idp.test/ --kid rsa-1"),
+        "{}",
+        o.err
+    );
+    let sets = [Arc::new(issuer_set(&t))];
+    let all = Alg::ALL;
+    assert!(matches!(
+        select(&sets, Alg::ES256, &all, Some("ec-2"), NOW),
+        Selected::Key(_)
+    ));
+    assert!(matches!(
+        select(&sets, Alg::RS256, &all, Some("rsa-1"), NOW),
+        Selected::Key(_)
+    ));
+
+    // A key without kid on an issuer with keys: refused (a token without kid could not choose).
+    let before = t.store.data.clone();
+    let e = t
+        .run(
+            &["issuer", "add", ISS, "--jwk", "-"],
+            &public_jwk("ed25519", json!({})),
+        )
+        .fails(Exit::BadInput);
+    assert!(e.msg().contains("every key needs a kid"), "{}", e.msg());
+    // Duplicate kid: conflict; keys the Worker cannot use: refused with the reason.
+    t.run(
+        &["issuer", "add", ISS, "--kid", "ec-2", "--jwk", "-"],
+        &public_jwk("p256", json!({})),
+    )
+    .fails(Exit::Conflict);
+    let x48 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    for (input, alg, why) in [
+        (
+            json!({"kty": "EC", "crv": "P-384", "x": x48, "y": x48}).to_string(),
+            None,
+            "P-256 only",
+        ),
+        (public_jwk("p256", json!({"alg": "ES512"})), None, "ES512"),
+        (
+            json!({"kty": "OKP", "crv": "Ed448", "x": x48}).to_string(),
+            None,
+            "Ed25519 only",
+        ),
+        (public_jwk("rsa", json!({})), Some("none"), "alg none"),
+        (
+            json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"}).to_string(),
+            Some("RS256"),
+            "at least 2048",
+        ),
+        (
+            json!({"kty": "oct", "k": "c2hvcnQ"}).to_string(),
+            Some("HS256"),
+            "at least 32 bytes",
+        ),
+    ] {
+        let mut args = vec!["issuer", "add", ISS, "--kid", "x", "--jwk", "-"];
+        if let Some(a) = alg {
+            args.extend(["--alg", a]);
+        }
+        let o = t.run(&args, &input).fails(Exit::BadInput);
+        assert!(o.msg().contains(why), "{why:?} not in {}", o.msg());
+    }
+    let p384 = d.path().join("p384.pem");
+    std::fs::write(&p384, super::keys::tests::EC_P384_PEM).unwrap();
+    let o = t
+        .run(
+            &[
+                "issuer",
+                "add",
+                ISS,
+                "--kid",
+                "x",
+                "--pem",
+                p384.to_str().unwrap(),
+            ],
+            "",
+        )
+        .fails(Exit::BadInput);
+    assert!(o.msg().contains("P-256 only"), "{}", o.msg());
+    // The policy does not accept PS384 from this issuer; no policy issuer at all.
+    t.run(
+        &[
+            "issuer", "add", ISS, "--kid", "x", "--jwk", "-", "--alg", "PS384",
+        ],
+        &public_jwk("rsa", json!({})),
+    )
+    .fails(Exit::BadInput);
+    let o = t
+        .run(
+            &[
+                "issuer",
+                "add",
+                "https://other.test/",
+                "--kid",
+                "x",
+                "--jwk",
+                "-",
+                "--alg",
+                "RS256",
+            ],
+            &public_jwk("rsa", json!({})),
+        )
+        .fails(Exit::BadInput);
+    assert!(o.msg().contains("no JWT issuer") && o.msg().contains("--allow-unknown"));
+    assert_eq!(t.store.data, before, "refusals write nothing");
+
+    // An HMAC secret (generated, printed once) and a JWK Set with its own kids.
+    let o = t
+        .run(
+            &[
+                "issuer",
+                "add",
+                ISS,
+                "--kid",
+                "hs-1",
+                "--hmac",
+                "--generate",
+                "--alg",
+                "HS512",
+            ],
+            "",
+        )
+        .ok();
+    let secret = kv_line(&o.out, "hmac_secret_b64url");
+    let jwks = json!({"keys": [
+        serde_json::from_str::<Value>(&public_jwk("ed25519", json!({"kid": "ed-3", "alg": "EdDSA"}))).unwrap(),
+        serde_json::from_str::<Value>(&public_jwk("rsa_rotated", json!({"kid": "ps-3", "alg": "PS256"}))).unwrap(),
+    ]});
+    t.run(&["issuer", "add", ISS, "--jwks", "-"], &jwks.to_string())
+        .ok();
+    let set = issuer_set(&t);
+    assert_eq!(set.keys.len(), 5, "{:?}", set.skipped);
+    assert!(set.skipped.is_empty());
+    let o = t.run(&["issuer", "show", ISS], "").ok();
+    for want in [
+        "rsa-1", "ec-2", "hs-1", "ed-3", "ps-3", "HS512", "hmac", "used",
+    ] {
+        assert!(o.out.contains(want), "{want} not in {}", o.out);
+    }
+    assert!(!o.out.contains(&secret) && !o.err.contains(&secret));
+    let o = t.run(&["issuer", "list"], "").ok();
+    assert!(
+        o.out
+            .contains(&format!("{ISS}  5     rsa-1 ec-2 hs-1 ed-3 ps-3")),
+        "{}",
+        o.out
+    );
+
+    // Rotation, step 2: the old key goes; the bound is printed as for revocations.
+    let o = t.run(&["issuer", "remove", ISS, "--kid", "rsa-1"], "").ok();
+    assert!(
+        o.err
+            .contains("key \"rsa-1\" removed from jwt-issuer:https://idp.test/ (4 key(s) left)")
+            && o.err
+                .contains("takes effect everywhere by 2026-01-01T00:00:30Z (within 30 s"),
+        "{}",
+        o.err
+    );
+    let sets = [Arc::new(issuer_set(&t))];
+    assert!(matches!(
+        select(&sets, Alg::RS256, &all, Some("rsa-1"), NOW),
+        Selected::Unknown(_)
+    ));
+    t.run(&["issuer", "remove", ISS, "--kid", "rsa-1"], "")
+        .fails(Exit::NotFound);
+    t.run(&["issuer", "remove", "https://nobody/", "--kid", "a"], "")
+        .fails(Exit::NotFound);
+    // Deployed KV: the bound adds KV's propagation.
+    t.store.remote = true;
+    let o = t.run(&["issuer", "remove", ISS, "--kid", "ec-2"], "").ok();
+    assert!(
+        o.err
+            .contains("within 90 s: up to 60 s of KV propagation + 30 s"),
+        "{}",
+        o.err
+    );
+    let o = t.run(&["issuer", "remove", ISS, "--all"], "").ok();
+    assert!(o.err.contains("no keys left"), "{}", o.err);
+    assert!(issuer_set(&t).keys.is_empty());
+    t.run(&["check"], "").ok();
+}
+
+#[test]
+fn app_keys_the_worker_cannot_use_are_refused_too() {
+    let mut t = T::new();
+    with_app(&mut t, "a");
+    let d = tempfile::tempdir().unwrap();
+    let before = t.store.data.clone();
+    for (pem, alg, why) in [
+        (super::keys::tests::EC_P384_PEM, None, "P-256 only (ES256)"),
+        (super::keys::tests::ED448_PEM, None, "Ed25519 only"),
+        (super::keys::tests::RSA_1024_PEM, Some("RS256"), "1024 bits"),
+    ] {
+        let f = d.path().join("k.pem");
+        std::fs::write(&f, pem).unwrap();
+        let mut args = vec![
+            "app",
+            "key",
+            "add",
+            "a",
+            "--kid",
+            "k",
+            "--pem",
+            f.to_str().unwrap(),
+        ];
+        if let Some(a) = alg {
+            args.extend(["--alg", a]);
+        }
+        let o = t.run(&args, "").fails(Exit::BadInput);
+        assert!(o.msg().contains(why), "{why} not in {}", o.msg());
+    }
+    let o = t
+        .run(
+            &["app", "key", "add", "a", "--kid", "k", "--jwk", "-"],
+            &public_jwk("p256", json!({"alg": "ES384"})),
+        )
+        .fails(Exit::BadInput);
+    assert!(o.msg().contains("ES384"), "{}", o.msg());
+    assert_eq!(t.store.data, before);
+    // A stored key the Worker skips is reported by check.
+    let mut app = t.app("a");
+    app["signature_keys"] =
+        json!([{"kid": "old", "alg": "ES384", "pem": super::keys::tests::EC_P384_PEM}]);
+    t.store.insert("app:a", &app.to_string());
+    let o = t.run(&["check"], "").ok();
+    assert!(
+        o.err
+            .contains("app:a: signature_keys[0] (kid \"old\"): the Worker skips it: ES384"),
+        "{}",
+        o.err
+    );
+    // An RSA key under 2048 bits written by hand (the Worker's PEM reader does not check the
+    // size): reported too.
+    app["signature_keys"] =
+        json!([{"kid": "weak", "alg": "RS256", "pem": super::keys::tests::RSA_1024_PEM}]);
+    t.store.insert("app:a", &app.to_string());
+    let o = t.run(&["check"], "").ok();
+    assert!(
+        o.err.contains("signature_keys[0] (kid \"weak\"): edge-records refuses it: an RSA key of 1024 bits; at least 2048 are required"),
+        "{}",
+        o.err
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// import sensedia --export
+
+#[test]
+fn sensedia_export_with_both_lists_imports_as_the_two_files_do() {
+    let export = fixture("export.json");
+    let mut one = T::new();
+    let o = one
+        .run(
+            &[
+                "import",
+                "sensedia",
+                "--export",
+                &export,
+                "--expires-in-unit",
+                "seconds",
+                "--api-map",
+                "Catalog API=catalog",
+                "--scope-map",
+                "read=orders:list-orders,one-order",
+            ],
+            "",
+        )
+        .ok();
+    assert!(
+        o.out.contains("apps: 5 in the export: 5 created"),
+        "{}",
+        o.out
+    );
+    assert!(
+        o.out.contains("tokens: 9 in the export: 9 created"),
+        "{}",
+        o.out
+    );
+    assert!(
+        o.err.contains("export.json: 5 apps from \"apps\""),
+        "{}",
+        o.err
+    );
+    assert!(
+        o.err
+            .contains("export.json: 9 access tokens from \"accessTokens.content\""),
+        "{}",
+        o.err
+    );
+    let mut two = T::new();
+    import_sample(&mut two, &["--expires-in-unit", "seconds"]).ok();
+    let strip = |t: &T| -> Vec<(String, String)> {
+        t.store
+            .data
+            .iter()
+            .map(|(k, (v, _, _))| (k.clone(), v.clone()))
+            .collect()
+    };
+    assert_eq!(strip(&one), strip(&two), "the same records either way");
+
+    // The export given to --tokens (or --apps): each list is picked by its own field name.
+    let mut t = T::new();
+    t.run(
+        &[
+            "import",
+            "sensedia",
+            "--apps",
+            &export,
+            "--tokens",
+            &export,
+            "--expires-in-unit",
+            "seconds",
+            "--api-map",
+            "Catalog API=catalog",
+            "--scope-map",
+            "read=orders:list-orders,one-order",
+        ],
+        "",
+    )
+    .ok();
+    assert_eq!(strip(&t), strip(&two));
+}
+
+#[test]
+fn sensedia_files_that_do_not_fit_say_which_list_was_read() {
+    let apps = fixture("apps.json");
+    let tokens = fixture("tokens.json");
+    let mut t = T::new();
+    // The lists swapped.
+    let o = t
+        .run(&["import", "sensedia", "--tokens", &apps], "")
+        .fails(Exit::BadInput);
+    assert!(
+        o.msg()
+            .contains("apps.json as access tokens: none of its 5 entries has \"code\"")
+            && o.msg().contains("it looks like apps: pass it with --apps"),
+        "{}",
+        o.msg()
+    );
+    let o = t
+        .run(&["import", "sensedia", "--apps", &tokens], "")
+        .fails(Exit::BadInput);
+    assert!(
+        o.msg()
+            .contains("looks like access tokens: pass it with --tokens"),
+        "{}",
+        o.msg()
+    );
+    // An object with the other list only; a list given as --export; no list at all.
+    let d = tempfile::tempdir().unwrap();
+    let only_apps = d.path().join("only-apps.json");
+    std::fs::write(
+        &only_apps,
+        json!({"apps": [{"clientId": "x", "name": "X", "status": "APPROVED"}]}).to_string(),
+    )
+    .unwrap();
+    let o = t
+        .run(
+            &[
+                "import",
+                "sensedia",
+                "--tokens",
+                only_apps.to_str().unwrap(),
+            ],
+            "",
+        )
+        .fails(Exit::BadInput);
+    assert!(
+        o.msg()
+            .contains("holds the apps list (\"apps\") and no access tokens list"),
+        "{}",
+        o.msg()
+    );
+    let o = t
+        .run(
+            &[
+                "import",
+                "sensedia",
+                "--export",
+                only_apps.to_str().unwrap(),
+            ],
+            "",
+        )
+        .ok();
+    assert!(o.err.contains("no access tokens list"), "{}", o.err);
+    t.run(&["import", "sensedia", "--export", &apps], "")
+        .fails(Exit::BadInput);
+    let empty = d.path().join("empty.json");
+    std::fs::write(&empty, r#"{"totalElements": 0}"#).unwrap();
+    let o = t
+        .run(
+            &["import", "sensedia", "--export", empty.to_str().unwrap()],
+            "",
+        )
+        .fails(Exit::BadInput);
+    assert!(o.msg().contains("neither an apps list"), "{}", o.msg());
+    // A wrong-kind list inside --export: named with its field.
+    let swapped = d.path().join("swapped.json");
+    let apps_v: Value = serde_json::from_str(&std::fs::read_to_string(&apps).unwrap()).unwrap();
+    std::fs::write(
+        &swapped,
+        json!({"apps": [], "accessTokens": apps_v}).to_string(),
+    )
+    .unwrap();
+    let o = t
+        .run(
+            &["import", "sensedia", "--export", swapped.to_str().unwrap()],
+            "",
+        )
+        .fails(Exit::BadInput);
+    assert!(
+        o.msg().contains("the list under \"accessTokens\""),
+        "{}",
+        o.msg()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nothing quoted
+
+const CANARY: &str = "s3cr3t-CANARY";
+
+/// Every field of a record or an export set to a value that does not fit, holding the canary:
+/// the tool's errors and notes name fields and positions, never the value.
+#[test]
+fn errors_and_notes_never_quote_a_value() {
+    let mut t = T::new();
+    t.policy = jwt_policy();
+    let c = CANARY;
+    // Records of every type, malformed in every field.
+    for (k, v) in [
+        ("app:a1", json!({"name": "A", "status": c})),
+        (
+            "app:a2",
+            json!({"name": "A", "status": "APPROVED", "revoked": c}),
+        ),
+        (
+            "app:a3",
+            json!({"name": "A", "status": "APPROVED", "expires_at": c}),
+        ),
+        (
+            "app:a4",
+            json!({"name": "A", "status": "APPROVED", "access": [{"api": 1, "resources": c}]}),
+        ),
+        (
+            "app:a5",
+            json!({"name": "A", "status": "APPROVED", "client_secret_sha256": [c]}),
+        ),
+        ("app:a6", json!({"name": [c], "status": "APPROVED"})),
+        (
+            "app:a7",
+            json!({"name": "A", "status": "APPROVED", "signature_keys": [{"kid": "k", "alg": c, "pem": c}]}),
+        ),
+        (
+            "app:a8",
+            json!({"name": "A", "status": "APPROVED", "hmac_secrets": [{"kid": "k", "secret_b64": 5, "x": c}]}),
+        ),
+        (
+            "token:0000000000000000000000000000000000000000000000000000000000000001",
+            json!({"client_id": "a", "scope": c}),
+        ),
+        (
+            "token:0000000000000000000000000000000000000000000000000000000000000002",
+            json!({"client_id": "a", "expires_at": c}),
+        ),
+        (
+            "token:0000000000000000000000000000000000000000000000000000000000000003",
+            json!({"client_id": 7, "grant_type": [c]}),
+        ),
+        ("jti:i:1", json!({"revoked": c})),
+        ("jti:i:2", json!({"revoked": true, "expires_at": c})),
+        ("jwt-issuer:i1", json!({"keys": c})),
+        (
+            "jwt-issuer:i2",
+            json!({"keys": [{"kid": "k", "alg": c, "kty": c}, {"kid": "k2", "alg": "RS256", "kty": "RSA", "n": c, "e": c, "use": c}, {"kid": "k3", "alg": "ES256", "kty": "EC", "crv": c, "x": c, "y": c, "not_after": c}]}),
+        ),
+    ] {
+        t.store.insert(k, &v.to_string());
+    }
+    t.store.insert("app:a9", &format!("{{\"name\": \"{c}"));
+    t.store.insert(
+        "token:0000000000000000000000000000000000000000000000000000000000000004",
+        &format!("{{}} {c}"),
+    );
+    let mut seen = String::new();
+    let o = t.run(&["check"], "").fails(Exit::Malformed);
+    assert!(o.out.contains("15 malformed"), "{}", o.out);
+    seen += &o.all();
+    for args in [
+        vec!["app", "show", "a2"],
+        vec!["app", "list"],
+        vec!["token", "list", "--app", "a"],
+        vec!["issuer", "show", "i2"],
+        vec!["issuer", "list"],
+    ] {
+        let o = t.run(&args, "");
+        // `app show` prints the record itself on standard output (that is what it is for).
+        if args[1] != "show" || args[0] != "app" {
+            seen += &o.out.clone();
+        }
+        seen += &(o.err.clone() + &o.msg());
+    }
+    for args in [
+        vec!["app", "revoke", "a1"],
+        vec![
+            "issuer",
+            "add",
+            "i1",
+            "--kid",
+            "n",
+            "--jwk",
+            "-",
+            "--alg",
+            "RS256",
+            "--allow-unknown",
+        ],
+        vec!["issuer", "remove", "i2", "--kid", "k"],
+    ] {
+        let o = t.run(&args, &public_jwk("rsa", json!({})));
+        seen += &o.all();
+    }
+    // Key input with the canary in every member.
+    for (args, input) in [
+        (
+            vec!["app", "key", "add", "a2", "--kid", "k", "--jwk", "-"],
+            json!({"kty": c, "n": c}).to_string(),
+        ),
+        (
+            vec!["app", "key", "add", "a2", "--kid", "k", "--jwk", "-"],
+            json!({"kty": "EC", "crv": c, "x": c, "y": c}).to_string(),
+        ),
+        (
+            vec!["app", "key", "add", "a2", "--kid", "k", "--jwk", "-"],
+            json!({"kty": "OKP", "crv": c, "x": c, "use": c}).to_string(),
+        ),
+        (
+            vec!["app", "key", "add", "a2", "--kid", "k", "--jwk", "-"],
+            json!({"kty": "RSA", "n": c, "e": c, "alg": c, "kid": c}).to_string(),
+        ),
+        (
+            vec!["app", "key", "add", "a2", "--kid", "k", "--jwk", "-"],
+            format!("{{\"kty\": \"{c}"),
+        ),
+        (
+            vec!["issuer", "add", ISS, "--jwks", "-"],
+            json!({"keys": [{"kid": "a", "kty": "RSA", "n": c, "e": "AQAB", "alg": c}]})
+                .to_string(),
+        ),
+        (
+            vec!["issuer", "add", ISS, "--jwks", "-"],
+            json!({"keys": c}).to_string(),
+        ),
+        (
+            vec!["issuer", "add", ISS, "--kid", "z", "--pem", "-"],
+            format!("-----BEGIN PUBLIC KEY-----\n{c}\n-----END PUBLIC KEY-----\n"),
+        ),
+        (
+            vec![
+                "issuer", "add", ISS, "--kid", "z", "--hmac", "--alg", "HS256",
+            ],
+            format!("{c}\n"),
+        ),
+        (
+            vec![
+                "issuer", "add", ISS, "--kid", "z", "--hmac", "--base64", "--alg", "HS256",
+            ],
+            format!("{c}!\n"),
+        ),
+    ] {
+        let o = t.run(&args, &input);
+        assert_ne!(o.exit(), Exit::Ok, "{args:?} accepted");
+        seen += &o.all();
+    }
+    // A Sensedia export with the canary in every field.
+    let d = tempfile::tempdir().unwrap();
+    let export = d.path().join("export.json");
+    std::fs::write(
+        &export,
+        json!({
+            "apps": [
+                {"clientId": "ok", "name": "OK", "status": "APPROVED", "apis": ["orders"]},
+                {"clientId": "c1", "name": "N", "status": c, "secret": c},
+                {"clientId": "c2", "name": [c], "status": "APPROVED", "apis": [{"name": 5, "x": c}]},
+                {"clientId": format!(" {c}"), "name": "N", "status": "APPROVED"},
+                {"clientId": "c3", "name": "N", "status": "APPROVED", "apis": c}
+            ],
+            "accessTokens": [
+                {"code": c, "app": {"clientId": "ok"}, "status": c},
+                {"code": format!("{c}-2"), "app": {"clientId": "ok"}, "status": "ACTIVE", "expiredDate": c},
+                {"code": format!("{c}-3"), "app": {"clientId": "ok"}, "status": "ACTIVE", "expiresIn": c},
+                {"code": format!("{c}-4"), "app": {"clientId": "ok"}, "status": "ACTIVE", "expiresIn": -5, "creationDate": c},
+                {"code": format!("{c}-5"), "app": {"clientId": "ok"}, "status": "ACTIVE", "expiredDate": 1.5e300},
+                {"code": format!("{c}-6"), "app": {"clientId": "ok"}, "status": "ACTIVE", "apis": [{"resources": [c]}]},
+                {"code": format!(" {c}-7"), "app": {"clientId": "ok"}, "status": "ACTIVE"},
+                {"code": format!("{c}-8"), "app": {"clientId": "ok"}, "status": "ACTIVE", "creationDate": c, "expiresIn": 10},
+                {"code": format!("{c}-9"), "app": {"clientId": "ok"}, "status": "ACTIVE", "creationDate": "2025-01-01T00:00:00Z", "expiresIn": i64::MAX}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let o = t
+        .run(
+            &[
+                "import",
+                "sensedia",
+                "--export",
+                export.to_str().unwrap(),
+                "--expires-in-unit",
+                "seconds",
+            ],
+            "",
+        )
+        .fails(Exit::BadInput);
+    assert!(o.err.matches("error: ").count() >= 13, "{}", o.err);
+    assert!(o.err.contains("out of range"), "{}", o.err);
+    seen += &o.all();
+    let broken = d.path().join("broken.json");
+    std::fs::write(&broken, format!("[{{\"code\": \"{c}")).unwrap();
+    let o = t
+        .run(
+            &["import", "sensedia", "--tokens", broken.to_str().unwrap()],
+            "",
+        )
+        .fails(Exit::BadInput);
+    seen += &o.all();
+    // The extra info given on the command line is not echoed either.
+    let o = t.run(
+        &["app", "set-extra-info", "a2", &format!("{{\"x\": {c}")],
+        "",
+    );
+    seen += &o.all();
+
+    assert!(!seen.contains("CANARY"), "a value was quoted:\n{seen}");
+    assert!(seen.contains("at status (line 1"), "{seen}");
 }

@@ -54,9 +54,13 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// 9999-12-31T23:59:59Z, the last instant RFC 3339 can write.
+pub const MAX_TIME: i64 = 253_402_300_799;
+
 /// Epoch seconds as RFC 3339 UTC (`2027-12-31T23:59:59Z`).
 pub fn format_time(secs: i64) -> String {
-    if secs < 0 {
+    // humantime formats years 1970 to 9999 only.
+    if !(0..=MAX_TIME).contains(&secs) {
         return secs.to_string();
     }
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs as u64)).to_string()
@@ -184,7 +188,12 @@ pub fn token_key_from_hash(h: &str) -> Result<String> {
 
 /// Parses a JSON value given on the command line.
 pub fn parse_json_arg(s: &str, what: &str) -> Result<serde_json::Value> {
-    serde_json::from_str(s).map_err(|e| OpsError::bad_input(format!("{what} is not JSON: {e}")))
+    serde_json::from_str(s).map_err(|e| {
+        OpsError::bad_input(format!(
+            "{what} is not JSON: {}",
+            super::redact::serde_error(&e)
+        ))
+    })
 }
 
 #[cfg(test)]
