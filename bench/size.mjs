@@ -8,7 +8,9 @@
 //   TOP=30 node bench/size.mjs               # also the 30 largest items
 //
 // The wasm keeps its "name" custom section (function names), which is what lets twiggy name
-// every function; the report also gives the size without it. With fat LTO most of the Worker's
+// every function; the report also gives the size without it. A generic function is named after
+// the crate that defines it, so code of this crate inside another crate's generic counts there
+// (the async fns inside js_sys's future_to_promise get a line of their own). With fat LTO most of the Worker's
 // own code is inlined into a few large functions (the pipeline's `decide`, the adapter's entry
 // points): per-module figures count each function where its name says it lives. Sizes per group
 // are shallow wasm bytes; the gzip column splits the file's gzip size in proportion (an
@@ -117,6 +119,9 @@ function group(name) {
   if (/^"[^"]*" subsection$/.test(name) || name.startsWith("custom section")) return ["(name section: function and data names)", null];
   if (name.startsWith("data segment")) return ["(data segments: strings, tables, constants)", null];
   if (name.startsWith("import ")) return ["(wasm-bindgen glue: shims, exports, tables)", null];
+  // A generic is named after the crate that defines it: the async fns this crate hands to
+  // wasm-bindgen-futures are compiled (and inlined) into js_sys's future_to_promise closures.
+  if (/future_to_promise::\{\{closure\}\}/.test(name)) return ["(async code: this crate's async fns inside js_sys::future_to_promise)", null];
   const m = /([a-z_][a-z0-9_]*)(?:\[[0-9a-f]+\])?::/.exec(name);
   if (!m) return ["(wasm-bindgen glue: shims, exports, tables)", null];
   const crate = m[1];
