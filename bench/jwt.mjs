@@ -1,6 +1,7 @@
-// Benchmark of JWT Validation: the Rust Worker's `jwt` interceptor against a JavaScript twin doing
-// the same validation with `jose` (bench/workers/jwt-jose.js), beside a bare pass-through, in one
-// run, for HS256, ES256, EdDSA and RS256 under two workloads:
+// Benchmark of JWT Validation: the Rust Worker's `jwt` interceptor against its JavaScript twin
+// (bench/workers/twin.js: the same validation with `jose`, the same verdict cache per token, the
+// same gateway work), beside a bare pass-through, in one run, for HS256, ES256, EdDSA and RS256
+// under two workloads:
 //   repeated — every request carries the same token (clients reuse a token for many calls);
 //   distinct — every request carries a token never seen before (every signature verified cold).
 //
@@ -13,10 +14,11 @@
 //   TOKENS=<n>            distinct tokens signed per algorithm (default: enough for the run at
 //                         4000 req/s; RS256 signing takes ~1 ms each)
 //   JTI=0                 tokens without jti (no revocation lookup in either Worker)
-//   RUST_BUILD=<dir>      worker-build output (default: <repo>/build)
+//   RUST_BUILD=<dir>      the Rust Worker (default: the deployable bundle in <repo>/target/dry-run,
+//                         from npx wrangler deploy --dry-run --outdir target/dry-run; build/ works too)
 //   BENCH_JSON=<file>     also write every run's raw figures there
 //
-// Method as bench/run.mjs (TOOLCHAIN.md "Benchmarks"): origin in its own process, each Worker in
+// Method as bench/compare.mjs (TOOLCHAIN.md "Benchmarks"): origin in its own process, each Worker in
 // its own workerd process, wrk via async execFile, runs alternated every round, medians with
 // their spread, and CPU time per request of each Worker's own workerd process (utime+stime from
 // /proc/<pid>/stat ÷ requests wrk counted). For the distinct workload each Worker gets fresh
@@ -57,7 +59,7 @@ const WARMUP = num("WARMUP", 1);
 const ALGS = list("ALGS", ["HS256", "ES256", "EdDSA", "RS256"]);
 const WORKLOADS = list("WORKLOADS", ["repeated", "distinct"]);
 const WITH_JTI = process.env.JTI !== "0";
-const RUST_BUILD = path.resolve(process.env.RUST_BUILD || path.join(REPO, "build"));
+const RUST_BUILD = path.resolve(process.env.RUST_BUILD || path.join(REPO, "target/dry-run"));
 const TOKENS = num("TOKENS", Math.ceil(4000 * SECONDS * (ROUNDS + 1) + 4000 * WARMUP + 1000));
 
 const ISSUER = "https://idp.bench.example";
@@ -101,7 +103,7 @@ function token(alg, i) {
   return `${input}.${b64(signers[alg](input))}`;
 }
 
-// ---------------------------------------------------------------- /proc helpers (as bench/run.mjs)
+// ---------------------------------------------------------------- /proc helpers (as bench/lib.mjs)
 
 function statFields(pid) {
   const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -263,7 +265,11 @@ async function startWorker(w, originUrl) {
     host: "127.0.0.1",
     port: 0,
     handleRuntimeStdio(stdout, stderr) {
-      stdout.resume();
+      // Console lines are not shown, except a trap or panic (a Worker that stops answering).
+      let alarms = 0;
+      createInterface({ input: stdout }).on("line", (l) => {
+        if (/panicked|Critical|RuntimeError|unreachable/.test(l) && alarms++ < 5) console.error(`[${w.id} console] ${l.slice(0, 500)}`);
+      });
       let shown = 0;
       createInterface({ input: stderr }).on("line", (l) => {
         if (shown++ < 10) console.error(`[${w.id} stderr] ${l}`);
@@ -284,17 +290,16 @@ async function probe(url, t) {
   return { status: res.status, body: await res.text() };
 }
 
-async function bundleJose() {
-  const out = path.join(TMP, "jwt-jose.bundle.mjs");
+async function bundleTwin() {
+  const out = path.join(TMP, "twin.bundle.mjs");
   const esbuild = path.join(REPO, "node_modules/.bin/esbuild");
   await execFileP(esbuild, [
-    path.join(HERE, "workers/jwt-jose.js"),
+    path.join(HERE, "workers/twin.js"),
     "--bundle",
     "--format=esm",
     "--platform=neutral",
     "--main-fields=module,main",
     "--conditions=worker,browser",
-    "--minify",
     `--outfile=${out}`,
   ]);
   return out;
@@ -306,11 +311,11 @@ const CLK_TCK = Number((await execFileP("getconf", ["CLK_TCK"])).stdout.trim()) 
 let exitCode = 0;
 try {
   const rustEntry = ["index.js", "worker/shim.mjs", "shim.mjs"].map((r) => path.join(RUST_BUILD, r)).find((p) => fs.existsSync(p));
-  if (!rustEntry) throw new Error(`no Rust build in ${RUST_BUILD}: run bash scripts/build.sh first`);
+  if (!rustEntry) throw new Error(`no Rust build in ${RUST_BUILD}: run bash scripts/build.sh && npx wrangler deploy --dry-run --outdir target/dry-run first`);
   let workers = [
     { id: "js-pass", label: "JS pass-through", script: path.join(HERE, "workers/passthrough.js") },
     { id: "rust", label: "Rust jwt", script: rustEntry, root: RUST_BUILD, jwt: true },
-    { id: "jose", label: "JS jose", script: await bundleJose(), jwt: true },
+    { id: "jose", label: "JS twin (jose)", script: await bundleTwin(), jwt: true },
   ];
   for (const w of workers) w.root ??= path.dirname(w.script);
   if (process.env.ONLY) {

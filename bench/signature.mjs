@@ -10,8 +10,10 @@
 //                nonce-store Durable Object round trip per request) and = false (no nonce).
 //                Every request needs a fresh created/nonce: N requests are signed before each run
 //                (node:crypto, scripts/sign-request.mjs) and wrk's Lua script sends each once;
-//   JS twins   — bench/workers/signature-js.js, the same client_id + signature checks in plain
-//                JavaScript (WebCrypto), same requests: js-body-sha256 (vs rsa256), js-body-hmac
+//   JS twins   — bench/workers/twin.js (bundled with esbuild at start), the JavaScript twin that
+//                bench/compare.mjs measures: the same client_id + signature checks and the same
+//                gateway work (policy, record cache, forward, trace) in plain JavaScript
+//                (WebCrypto), same policy for its APIs, same requests: js-body-sha256 (vs rsa256), js-body-hmac
 //                (vs hmac), js-9421-ed25519 (vs ed-none; no nonce store). A third table gives
 //                the Rust/JS CPU and req/s ratios of each pair.
 //
@@ -22,11 +24,11 @@
 //   ROUNDS=5 SECONDS=3 LAT_SECONDS=2 CONNECTIONS=10 THREADS=2 WARMUP=1
 //   ONLY=pass,cid,rsa256,rsa224,hmac,ed-nonce,ed-none,p256-nonce,p256-none,js-body-sha256,js-body-hmac,js-9421-ed25519
 //   BODY_BYTES=1024       request body size (the same JSON body for every variant)
-//   RUST_BUILD=<dir>      worker-build output (default: <repo>/build; copied at start, so a
+//   RUST_BUILD=<dir>      the Rust Worker (default: the deployable bundle, <repo>/target/dry-run; copied at start, so a
 //                         rebuild during the run does not change what is measured)
 //   BENCH_JSON=<file>     also write every run's raw figures there
 //
-// Method as bench/run.mjs and bench/jwt.mjs (TOOLCHAIN.md "Benchmarks"): origin in its own
+// Method as bench/compare.mjs and bench/jwt.mjs (TOOLCHAIN.md "Benchmarks"): origin in its own
 // process, each variant in its own Miniflare (one workerd process each; the Rust ones also run
 // their nonce-store Durable Object there), wrk via async execFile, runs alternated and reversed
 // every round, medians with their spread, and CPU time per request of that variant's own workerd
@@ -71,7 +73,7 @@ const CONNECTIONS = num("CONNECTIONS", 10);
 const THREADS = Math.min(num("THREADS", 2), CONNECTIONS);
 const WARMUP = num("WARMUP", 1);
 const BODY_BYTES = num("BODY_BYTES", 1024);
-const RUST_BUILD_SRC = path.resolve(process.env.RUST_BUILD || path.join(REPO, "build"));
+const RUST_BUILD_SRC = path.resolve(process.env.RUST_BUILD || path.join(REPO, "target/dry-run"));
 
 const CLIENT = "bench-app";
 const RFC_KEYS = JSON.parse(fs.readFileSync(path.join(REPO, "tests/fixtures/rfc9421/keys.json"), "utf8")).keys;
@@ -101,17 +103,19 @@ const VARIANTS = [
   { id: "ed-none", label: "9421 ed25519, no nonce", ds: hms("ed25519", false), hms: "ed25519", kid: "test-key-ed25519", nonce: false },
   { id: "p256-nonce", label: "9421 ecdsa-p256, nonce", ds: hms("ecdsa-p256-sha256", true), hms: "ecdsa-p256-sha256", kid: "test-key-ecc-p256", nonce: true },
   { id: "p256-none", label: "9421 ecdsa-p256, no nonce", ds: hms("ecdsa-p256-sha256", false), hms: "ecdsa-p256-sha256", kid: "test-key-ecc-p256", nonce: false },
-  // JavaScript twins (bench/workers/signature-js.js): the same client_id + signature checks in
+  // JavaScript twins (bench/workers/twin.js, policy of the Rust variants they twin): the same checks in
   // plain JS/WebCrypto, the same requests; `twin` names the Rust variant they are compared with.
-  { id: "js-body-sha256", label: "JS body SHA256withRSA", js: "signature-js.js", mode: "SHA256withRSA", body: "SHA256withRSA", twin: "rsa256" },
-  { id: "js-body-hmac", label: "JS body HmacSHA256", js: "signature-js.js", mode: "HmacSHA256", body: "HmacSHA256", twin: "hmac" },
-  { id: "js-9421-ed25519", label: "JS 9421 ed25519, no nonce", js: "signature-js.js", mode: "ed25519", hms: "ed25519", kid: "test-key-ed25519", nonce: false, twin: "ed-none" },
+  { id: "js-body-sha256", label: "JS body SHA256withRSA", js: "twin", body: "SHA256withRSA", twin: "rsa256" },
+  { id: "js-body-hmac", label: "JS body HmacSHA256", js: "twin", body: "HmacSHA256", twin: "hmac" },
+  { id: "js-9421-ed25519", label: "JS 9421 ed25519, no nonce", js: "twin", hms: "ed25519", kid: "test-key-ed25519", nonce: false, twin: "ed-none" },
 ];
 
-function policy(originUrl) {
+// The Rust variants' APIs (the twin gets those of the variants it twins: it has no nonce store and
+// no SHA-224).
+function policy(originUrl, keep = (v) => !v.js) {
   return {
     trace: { sample_passing: 0 },
-    apis: VARIANTS.filter((v) => !v.js).map((v) => ({
+    apis: VARIANTS.filter(keep).map((v) => ({
       name: v.id,
       base_path: `/${v.id}`,
       origin: `${originUrl}/be/${v.id}`,
@@ -190,7 +194,7 @@ function send(w, headers, body = BODY) {
   });
 }
 
-// ---------------------------------------------------------------- /proc helpers (as bench/run.mjs)
+// ---------------------------------------------------------------- /proc helpers (as bench/lib.mjs)
 
 function statFields(pid) {
   const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -345,9 +349,9 @@ function compatibilityDate() {
   return "2025-06-01";
 }
 
-async function startWorker(v, originUrl, rustEntry, rustRoot) {
+async function startWorker(v, originUrl, rustEntry, rustRoot, twinScript) {
   const before = new Set(childPids().map((c) => c.pid));
-  const script = v.js ? path.join(HERE, "workers", v.js) : rustEntry;
+  const script = v.js === "twin" ? twinScript : v.js ? path.join(HERE, "workers", v.js) : rustEntry;
   const mf = new Miniflare({
     name: v.id,
     modules: true,
@@ -360,7 +364,12 @@ async function startWorker(v, originUrl, rustEntry, rustRoot) {
     compatibilityDate: compatibilityDate(),
     kvNamespaces: ["RECORDS"],
     ...(v.js ? {} : { durableObjects: { NONCES: { className: "NonceStore", useSQLite: true } } }),
-    bindings: v.js ? { ORIGIN: `${originUrl}/be/${v.id}`, API: v.id, MODE: v.mode ?? "" } : { ORIGIN: `${originUrl}/be/pass`, POLICY: policy(originUrl) },
+    bindings:
+      v.js === "twin"
+        ? { POLICY: policy(originUrl, (x) => VARIANTS.some((t) => t.js === "twin" && t.twin === x.id)) }
+        : v.js
+          ? { ORIGIN: `${originUrl}/be/${v.id}` }
+          : { ORIGIN: `${originUrl}/be/pass`, POLICY: policy(originUrl) },
     cf: false,
     host: "127.0.0.1",
     port: 0,
@@ -378,7 +387,8 @@ async function startWorker(v, originUrl, rustEntry, rustRoot) {
   if (fresh.length !== 1) throw new Error(`${v.id}: expected one new workerd child, found ${JSON.stringify(fresh)}`);
   const kv = await mf.getKVNamespace("RECORDS");
   await kv.put(`app:${CLIENT}`, JSON.stringify(APP_RECORD));
-  const url = new URL(`/${v.id}/items`, base);
+  // A twin serves its Rust variant's API (same base path, same policy).
+  const url = new URL(`/${v.twin ?? v.id}/items`, base);
   const w = { v, pid: fresh[0].pid, url: url.href, host: url.host, path: url.pathname, runs: [], lat: [] };
   const headers = v.hms ? baseHeaders(w) : staticRequest(w);
   if (v.hms) headers.push(["Content-Digest", contentDigest(BODY)]);
@@ -429,11 +439,21 @@ let exitCode = 0;
 try {
   // A private copy of the build: other work may rebuild build/ during the run.
   if (!["index.js", "worker/shim.mjs", "shim.mjs"].some((r) => fs.existsSync(path.join(RUST_BUILD_SRC, r)))) {
-    throw new Error(`no Rust build in ${RUST_BUILD_SRC}: run bash scripts/build.sh first`);
+    throw new Error(`no Rust build in ${RUST_BUILD_SRC}: run bash scripts/build.sh && npx wrangler deploy --dry-run --outdir target/dry-run first`);
   }
   const rustRoot = path.join(TMP, "build");
   fs.cpSync(RUST_BUILD_SRC, rustRoot, { recursive: true });
   const rustEntry = ["index.js", "worker/shim.mjs", "shim.mjs"].map((r) => path.join(rustRoot, r)).find((p) => fs.existsSync(p));
+  const twinScript = path.join(TMP, "twin", "twin.bundle.mjs");
+  await execFileP(path.join(REPO, "node_modules/.bin/esbuild"), [
+    path.join(HERE, "workers/twin.js"),
+    "--bundle",
+    "--format=esm",
+    "--platform=neutral",
+    "--main-fields=module,main",
+    "--conditions=worker,browser",
+    `--outfile=${twinScript}`,
+  ]);
 
   let variants = VARIANTS;
   if (process.env.ONLY) {
@@ -443,7 +463,7 @@ try {
   const origin = await startOrigin();
   const workers = [];
   for (const v of variants) {
-    const w = await startWorker(v, origin.url, rustEntry, rustRoot);
+    const w = await startWorker(v, origin.url, rustEntry, rustRoot, twinScript);
     workers.push(w);
     console.log(`${v.label.padEnd(32)} ${w.url}  workerd pid ${w.pid}`);
   }
@@ -530,7 +550,7 @@ try {
   console.log("Medians over rounds (valid runs/all); CPU = utime+stime of the variant's own workerd process (incl. its nonce-store");
   console.log("Durable Object) ÷ requests wrk counted; ×pass CPU = ratio of medians [median of per-round ratios].");
 
-  // Rust vs its JavaScript twin (bench/workers/signature-js.js), same requests, same rounds.
+  // Rust vs its JavaScript twin (bench/workers/twin.js), same requests, same rounds.
   const tw = [["check", "Rust CPU µs/req", "JS CPU µs/req", "CPU Rust/JS [paired]", "req/s Rust/JS [paired]", "p50 ms c1, Rust / JS"]];
   for (const wj of workers.filter((w) => w.v.twin)) {
     const wr = workers.find((w) => w.v.id === wj.v.twin);

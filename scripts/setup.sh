@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, when it is missing. Idempotent; safe to run often.
 #   bash scripts/setup.sh          # Rust wasm target, worker-build, wasm-bindgen-cli, npm packages
-#   bash scripts/setup.sh --bench  # also wrk (load generator) from Debian's packages
+#   bash scripts/setup.sh --bench  # also wrk (load generator, Debian) and twiggy (wasm sizes, crates.io)
 #   bash scripts/setup.sh --fuzz   # also the nightly toolchain and cargo-fuzz (scripts/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,7 +85,16 @@ if [ "$FUZZ" = 1 ]; then
   fi
 fi
 
-if [ "$BENCH" = 1 ] && ! command -v wrk >/dev/null; then
-  say "installing wrk"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi
+# Benchmarks (bench/README.md): wrk, the load generator, from Debian's packages; twiggy, the wasm
+# size profiler behind bench/size.mjs, from crates.io.
+TWIGGY_VERSION=0.8.0
+if [ "$BENCH" = 1 ]; then
+  if ! command -v wrk >/dev/null; then
+    say "installing wrk"
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi
+  fi
+  if ! twiggy --version 2>/dev/null | grep -qw "$TWIGGY_VERSION"; then
+    say "installing twiggy $TWIGGY_VERSION (a few minutes, once)"
+    cargo install twiggy --version "$TWIGGY_VERSION" --locked
+  fi
 fi
