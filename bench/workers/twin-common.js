@@ -9,6 +9,8 @@
 // - records from KV `RECORDS`, parsed once per read and kept per isolate (src/records/cache.rs):
 //   present for `ttl_seconds` (30), absent or malformed for `negative_ttl_seconds` (5), at most
 //   `max_entries` (when full: expired entries dropped, then a tenth); a failed read never kept;
+//   each read with a time limit (`timeouts.kv_ms`, 5 s: 503 `store_timeout`), concurrent reads
+//   of one key sharing one `get` (src/worker/glue.js kvGet);
 // - denials with the Sensedia bytes and trace lines (src/base/message.rs), faults as plain text;
 // - the forward (src/gateway/forward.rs, src/worker/glue.js): `fetch(origin + rest + query,
 //   { method, headers, body, redirect: "manual" })` with a copy of the client's headers minus the
@@ -16,7 +18,9 @@
 //   credentials, plus the identity headers (values made header-safe) and the gateway's own
 //   `traceparent` (src/trace/context.rs: the incoming trace continued or a new one started);
 //   the body as the client's stream, or the bytes an interceptor read; 502 when the origin
-//   cannot be reached;
+//   cannot be reached, 504 when it sends no response headers within the API's
+//   `origin_timeout_ms` (default `timeouts.origin_ms`, 30 s: an AbortController and a timer per
+//   request, as glue.js forward);
 // - the trace (src/trace/mod.rs, src/worker/shipper.rs, src/trace/ship.rs): one entry per
 //   interceptor and a summary entry, each carrying the request's context, written as one JSON
 //   array per request with console.log — denials and faults always, passes with probability
@@ -313,20 +317,53 @@ export async function records(call, keys) {
   if (missing !== null) {
     await Promise.all(
       missing.map((i) =>
-        call.env.RECORDS.get(keys[i]).then(
+        kvGet(call.env.RECORDS, keys[i], call.state.policy.timeouts.kvMs).then(
           (text) => {
             const slot = text === null ? { absent: true } : parseRecord(keys[i], text);
             cache.insert(keys[i], slot, call.now);
             out[i] = slot;
           },
           (e) => {
-            out[i] = { unavailable: String(e?.message ?? e) };
+            out[i] = e?.name === "TimeoutError" ? { timedOut: e.message } : { unavailable: `KV binding: ${e?.message ?? e}` };
           },
         ),
       ),
     );
   }
   return out;
+}
+
+function timeoutError(what, ms) {
+  const e = new Error(`${what} did not answer within ${ms} ms`);
+  e.name = "TimeoutError";
+  return e;
+}
+
+/** `p`, or a rejection with a TimeoutError after `ms`. */
+function withTimeout(p, ms, what) {
+  let timer;
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(timeoutError(what, ms)), ms);
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
+/** Reads of one key by concurrent requests share one `get`, each with its own time limit. */
+const kvInFlight = new Map();
+function kvGet(kv, key, ms) {
+  let shared = kvInFlight.get(key);
+  if (!shared) {
+    shared = Promise.resolve(kv.get(key));
+    kvInFlight.set(key, shared);
+    const done = () => {
+      if (kvInFlight.get(key) === shared) kvInFlight.delete(key);
+    };
+    shared.then(done, done);
+  }
+  return withTimeout(shared, ms, "KV read").catch((e) => {
+    if (e?.name === "TimeoutError" && kvInFlight.get(key) === shared) kvInFlight.delete(key);
+    throw e;
+  });
 }
 
 /** One record's slot (see `records`): synchronous when cached. */
@@ -339,6 +376,7 @@ export function record(call, key) {
 export function slotFault(kind, key, slot) {
   if (slot.malformed !== undefined) return fault(kind, 500, "malformed_record", slot.malformed);
   if (slot.unavailable !== undefined) return fault(kind, 503, "store_unavailable", `reading ${quoted(key)}: ${slot.unavailable}`);
+  if (slot.timedOut !== undefined) return fault(kind, 503, "store_timeout", `reading ${quoted(key)}: ${slot.timedOut}`);
   return null;
 }
 
@@ -575,12 +613,15 @@ function compilePolicy(raw, factories) {
     appName: (ih.app_name ?? "x-edge-app-name").toLowerCase(),
     extraInfo: (ih.extra_info ?? "x-edge-app-extra-info").toLowerCase(),
   };
+  const t = p.timeouts ?? {};
+  const timeouts = { originMs: t.origin_ms ?? 30_000, kvMs: t.kv_ms ?? 5_000 };
   const apis = p.apis.map((a) => {
     if (a.resources) throw new Error(`api ${a.name}: resources are not supported by the twin`);
     return {
       name: a.name,
       basePath: a.base_path,
       origin: a.origin.replace(/\/+$/, ""),
+      originTimeoutMs: a.origin_timeout_ms ?? timeouts.originMs,
       interceptors: (a.interceptors ?? []).map((o) => {
         const make = factories[o.type];
         if (!make) throw new Error(`api ${a.name}: interceptor type ${o.type} is not in the twin`);
@@ -593,6 +634,7 @@ function compilePolicy(raw, factories) {
   const c = p.cache ?? {};
   return {
     apis,
+    timeouts,
     sample: p.trace?.sample_passing ?? 1,
     identityHeaders,
     // Deleted from every forwarded request: the Proxy-* hop-by-hop headers and incoming identity headers.
@@ -613,7 +655,7 @@ function underBase(path, base) {
 }
 
 const plain = (status, body) => new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
-const PLAIN = { 404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 400: "Bad Request", 413: "Payload Too Large" };
+const PLAIN = { 404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout", 400: "Bad Request", 413: "Payload Too Large" };
 
 // ---------------------------------------------------------------- the Worker
 
@@ -732,7 +774,8 @@ export function gateway(factories) {
       if (value !== null) headers.set(name, headerSafe(value));
     }
     const method = req.method;
-    const init = { method, headers, redirect: "manual" };
+    const abort = new AbortController();
+    const init = { method, headers, redirect: "manual", signal: abort.signal };
     if (method !== "GET" && method !== "HEAD") {
       if (call.body !== null) init.body = call.body;
       else if (req.body) init.body = req.body;
@@ -743,24 +786,32 @@ export function gateway(factories) {
     const sample = policy.sample;
     const log = sample > 0 && (sample >= 1 || Math.random() < sample);
     const start = call.now;
+    const limit = api.originTimeoutMs;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort(timeoutError("the origin", limit));
+    }, limit);
     return fetch(url, init).then(
-      log
-        ? (r) => {
-            trace.origin_latency_ms = Date.now() - start;
-            trace.entries[trace.entries.length - 1].origin_status = r.status;
-            emit(trace, req, ctx);
-            return r;
-          }
-        : undefined,
+      (r) => {
+        clearTimeout(timer);
+        if (log) {
+          trace.origin_latency_ms = Date.now() - start;
+          trace.entries[trace.entries.length - 1].origin_status = r.status;
+          emit(trace, req, ctx);
+        }
+        return r;
+      },
       (e) => {
+        clearTimeout(timer);
         trace.origin_latency_ms = Date.now() - start;
         const f = entry("forward", "fault");
-        f.cause = "origin_unreachable";
-        f.detail = String(e?.message ?? "fetch failed");
-        f.status = 502;
+        f.cause = timedOut ? "origin_timeout" : "origin_unreachable";
+        f.detail = timedOut ? timeoutError("the origin", limit).message : String(e?.message ?? "fetch failed");
+        f.status = timedOut ? 504 : 502;
         trace.entries.push(f);
         emit(trace, req, ctx);
-        return plain(502, "Bad Gateway");
+        return timedOut ? plain(504, "Gateway Timeout") : plain(502, "Bad Gateway");
       },
     );
   }

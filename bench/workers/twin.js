@@ -471,7 +471,8 @@ function digitalSignature(o, docs) {
           keys = rsa.map((k) => importOnce(id.app, `rsa|${alg}|${k.kid}`, () => crypto.subtle.importKey("spki", spki(k.pem), rsaParams, false, ["verify"])));
         }
         const params = hmac ? hmacParams : rsaParams;
-        const results = await Promise.all(keys.map((p) => p.then((k) => (k ? crypto.subtle.verify(params, k, sig, b) : false))));
+        // WebCrypto refusing the signature bytes is a bad signature, not a fault (as the Rust Worker).
+        const results = await Promise.all(keys.map((p) => p.then((k) => (k ? crypto.subtle.verify(params, k, sig, b).catch(() => false) : false))));
         if (!results.includes(true)) {
           return deny("bad_signature", `the ${alg} signature over the body (${b.length} bytes) does not verify with any of the app's keys`);
         }
@@ -546,7 +547,7 @@ function digitalSignature(o, docs) {
       // The body (when content-digest covers it) and the verdict, in one round.
       const alg = HTTPSIG[name];
       const keyP = importOnce(id.app, `9421|${k.kid}`, () => crypto.subtle.importKey("spki", spki(k.pem), alg.imp, false, ["verify"]));
-      const verdictP = keyP.then((key) => (key ? crypto.subtle.verify(alg.wc, key, signature, utf8(base)) : Promise.reject(new Error("the key cannot be imported"))));
+      const verdictP = keyP.then((key) => (key ? crypto.subtle.verify(alg.wc, key, signature, utf8(base)).catch(() => false) : Promise.reject(new Error("the key cannot be imported"))));
       const needBody = bodyPresence === null || covered.includes("content-digest");
       let b, valid;
       try {
