@@ -11,4 +11,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . scripts/env.sh
 export CARGO_TARGET_DIR="$PWD/target/test-build"
-worker-build --release --no-opt -d build-test -- --features "${BUILD_TEST_FEATURES:-trap-trigger,memory-probe}"
+bash scripts/pipeline.sh build-test dev "${BUILD_TEST_FEATURES:-trap-trigger,memory-probe}"

@@ -2,7 +2,7 @@
 # Builds the Worker into build/ (entry build/index.js). BUILD_PROFILE=dev skips wasm-opt.
 #
 # Does nothing when build/ is newer than everything it is built from (src/, Cargo.toml,
-# Cargo.lock, wrangler.toml, this script) and was built with the same profile or release:
+# Cargo.lock, wrangler.toml, this script, scripts/pipeline.sh) and was built with the same profile or release:
 # `wrangler dev` runs this command at start-up and again when its file watcher becomes ready,
 # so the demo builds once. FORCE_BUILD=1 builds anyway.
 #
@@ -52,7 +52,7 @@ stamp=build/.edge-build
 if [ -z "${FORCE_BUILD:-}" ] && [ -f "$stamp" ] && [ -f build/index.js ]; then
   built=$(cat "$stamp")
   if [ "$built" = "$profile" ] || [ "$built" = release ]; then
-    newer=$(find src Cargo.toml Cargo.lock wrangler.toml scripts/build.sh -newer "$stamp" -print -quit)
+    newer=$(find src Cargo.toml Cargo.lock wrangler.toml scripts/build.sh scripts/pipeline.sh -newer "$stamp" -print -quit)
     if [ -z "$newer" ]; then
       say "build/ is up to date ($built build, newer than src/, Cargo.toml, Cargo.lock, wrangler.toml): nothing to do"
       exit 0
@@ -65,11 +65,7 @@ bash scripts/setup.sh
 . scripts/env.sh
 started=$(mktemp)
 trap 'rm -f "$started"' EXIT
-if [ "$profile" = dev ]; then
-  worker-build --release --no-opt
-else
-  worker-build --release
-fi
+bash scripts/pipeline.sh build "$profile"
 # Stamped with the time the build started: a file changed during the build builds again.
 printf '%s\n' "$profile" > "$stamp"
 touch -r "$started" "$stamp"

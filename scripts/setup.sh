@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, when it is missing. Idempotent; safe to run often.
-#   bash scripts/setup.sh          # Rust wasm target, worker-build, wasm-bindgen-cli, npm packages
+#   bash scripts/setup.sh          # Rust wasm target, wasm-bindgen-cli, npm packages (esbuild, wasm-opt)
 #   bash scripts/setup.sh --bench  # also wrk (load generator, Debian) and twiggy (wasm sizes, crates.io)
 #   bash scripts/setup.sh --fuzz   # also the nightly toolchain and cargo-fuzz (scripts/fuzz.sh)
 set -euo pipefail
@@ -9,7 +9,6 @@ cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*" >&2; }
 export PATH="$HOME/.cargo/bin:$PATH"
 
-WORKER_BUILD_VERSION=0.8.7
 # wasm-bindgen-cli must equal the wasm-bindgen library version that Cargo.lock resolved.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
 
@@ -24,10 +23,6 @@ for c in clippy rustfmt; do
   fi
 done
 
-if ! worker-build --version 2>/dev/null | grep -qw "$WORKER_BUILD_VERSION"; then
-  say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
-  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
-fi
 
 if ! wasm-bindgen --version 2>/dev/null | grep -qw "$WASM_BINDGEN_VERSION"; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
