@@ -18,6 +18,7 @@ import {
   assert,
   assertFault,
   parts,
+  sha256hex,
   startGateway,
   startOrigin,
   testBuild,
@@ -205,5 +206,71 @@ describe('a trap does not take the requests around it down', () => {
     const res = await gw.request('/orders/plain', { p: parts({ headers: [['client_id', APP], ['access_token', TOKEN]] }) });
     assert.equal(res.status, 200);
     assert.equal(reports(gw.output()).length > 0, true);
+  });
+});
+
+// The Durable Object classes hold a Rust object each (src/worker/entry.js). A trap replaces the
+// wasm instance, and with it every Rust object: a Durable Object made before the trap must
+// still answer after it (its state is in its storage, not in wasm memory).
+describe('a Durable Object made before a trap answers after it', () => {
+  const DO_APP = uniq('trap-do');
+  const DO_SECRET = `s-${uniq('secret')}`;
+  const PROVISION = `pk-${uniq('provision')}`;
+  const CB = 'https://app.example/cb';
+  let origin;
+  let gw;
+
+  before(async () => {
+    origin = await startOrigin();
+    gw = await startGateway({
+      buildDir,
+      policy: {
+        apis: [{ name: 'orders', base_path: '/orders', origin: `${origin.url}/orders`, interceptors: [{ type: 'oauth' }] }],
+        authorization_servers: [{ name: 'sensedia', base_path: '/oauth' }],
+      },
+      records: {
+        [appKey(DO_APP)]: appRecord({
+          access: [{ api: 'orders' }],
+          client_secret_sha256: sha256hex(DO_SECRET),
+          redirect_uris: [CB],
+        }),
+      },
+      bindings: { AUTHZ_PROVISION_KEY: PROVISION },
+    });
+  }, { timeout: HOOK_TIMEOUT });
+
+  after(async () => {
+    await gw?.dispose();
+    await origin?.close();
+  }, { timeout: HOOK_TIMEOUT });
+
+  /** grant-code, then the code redeemed: both go through the app's GRANTS instance. */
+  async function codeFlow() {
+    const g = await gw.request('/oauth/grant-code', {
+      method: 'POST',
+      headers: [['Content-Type', 'application/json'], ['x-provision-key', PROVISION]],
+      body: JSON.stringify({ client_id: DO_APP, redirect_uri: CB }),
+    });
+    assert.equal(g.status, 200, g.text);
+    const code = new URL(JSON.parse(g.text).redirect_uri).searchParams.get('code');
+    const basic = `Basic ${Buffer.from(`${DO_APP}:${DO_SECRET}`).toString('base64')}`;
+    const t = await gw.request('/oauth/access-token', {
+      method: 'POST',
+      headers: [['Authorization', basic], ['Content-Type', 'application/x-www-form-urlencoded']],
+      body: `grant_type=authorization_code&code=${code}`,
+    });
+    return t;
+  }
+
+  test('the grant store redeems a code before and after a trap', T, async () => {
+    const before1 = await codeFlow();
+    assert.equal(before1.status, 200, before1.text);
+    const trapped = await gw.request('/orders/trap', { headers: [[TRIGGER, '1']] });
+    assert.equal(trapped.status, 500, 'the request that trapped gets a 500');
+    const after1 = await codeFlow();
+    assert.equal(after1.status, 200, `after the trap: ${after1.status} ${after1.text}`);
+    const tok = JSON.parse(after1.text).access_token;
+    const res = await gw.request('/orders/after', { p: parts({ headers: [['client_id', DO_APP], ['access_token', tok]] }) });
+    assert.equal(res.status, 200, res.text);
   });
 });
