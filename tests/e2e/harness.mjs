@@ -1,7 +1,7 @@
 // End-to-end harness: a recording origin on 127.0.0.1, the built Worker in Miniflare with its
 // own local KV, and helpers to seed records, send raw HTTP requests and check the 401 contract.
 //
-// The Worker under test is read from $E2E_BUILD_DIR (default: <repo>/build, the worker-build
+// The Worker under test is read from $E2E_BUILD_DIR (default: <repo>/build, scripts/build.sh's
 // output); its entry is $E2E_ENTRY (a path relative to that folder) or the first of
 // index.js, worker/shim.mjs, shim.mjs, index.mjs that exists. `startGateway({ buildDir })` runs
 // another build (the test build of scripts/build-test.sh, see `testBuild`).
@@ -63,7 +63,7 @@ export function findEntry(buildDir = BUILD_DIR) {
   }
   throw new Error(
     `no built Worker in ${buildDir} (looked for ${candidates.join(', ')}); ` +
-      'build it first (worker-build --release) or set E2E_BUILD_DIR / E2E_ENTRY',
+      'build it first (bash scripts/build.sh) or set E2E_BUILD_DIR / E2E_ENTRY',
   );
 }
 
