@@ -7,8 +7,10 @@
 //   node bench/size.mjs --check 430000       # exit 1 when gzip -9 is larger
 //   TOP=30 node bench/size.mjs               # also the 30 largest items
 //
-// The wasm keeps its "name" custom section (function names), which is what lets twiggy name
-// every function; the report also gives the size without it. A generic function is named after
+// The shipped wasm has no "name" custom section (scripts/pipeline.sh drops it). To name every
+// function, twiggy reads the same module optimised the same way with -g (names kept): made here
+// from wasm-bindgen's output that the build keeps in target/names/. For a wasm that still has
+// its names, the report also gives the size without them. A generic function is named after
 // the crate that defines it, so code of this crate inside another crate's generic counts there
 // (the async fns inside js_sys's future_to_promise get a line of their own). With fat LTO most of the Worker's
 // own code is inlined into a few large functions (the pipeline's `decide`, the adapter's entry
@@ -46,8 +48,9 @@ const gz = (b) => {
 };
 const br = (b) => zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 
-/** The module without its custom sections named `name` (and `producers`). */
-function stripNames(buf) {
+/** The module without its custom sections named `name` (and `producers`); `found` gets the
+ * names of the custom sections it saw. */
+function stripNames(buf, found = new Set()) {
   const out = [buf.subarray(0, 8)];
   let i = 8;
   const leb = () => {
@@ -69,6 +72,7 @@ function stripNames(buf) {
     if (id === 0) {
       const n = leb();
       const name = buf.subarray(i, i + n).toString("utf8");
+      found.add(name);
       keep = name !== "name" && name !== "producers";
     }
     i = bodyStart + size;
@@ -76,7 +80,8 @@ function stripNames(buf) {
   }
   return Buffer.concat(out);
 }
-const stripped = stripNames(bytes);
+const customSections = new Set();
+const stripped = stripNames(bytes, customSections);
 
 const total = { raw: bytes.length, gzip: gz(bytes), brotli: br(bytes), strippedRaw: stripped.length, strippedGzip: gz(stripped) };
 console.log(`${path.relative(REPO, file)}`);
@@ -88,9 +93,23 @@ console.log(table([
 
 // ---------------------------------------------------------------- twiggy
 
+/** The module twiggy reads: `file` itself when it has its names, else the build's named twin. */
+function namedModule() {
+  if (customSections.has("name")) return file;
+  const named = path.join(REPO, "target/names/build.wasm");
+  if (!fs.existsSync(named)) throw new Error(`${path.relative(REPO, file)} has no name section and there is no target/names/build.wasm: run bash scripts/build.sh`);
+  if (fs.statSync(named).mtimeMs < fs.statSync(file).mtimeMs - 600_000) console.log(`(target/names/build.wasm is older than ${path.relative(REPO, file)} by over 10 minutes: rebuild if the figures per crate look off)`);
+  const out = path.join(REPO, "target/names/build-opt.wasm");
+  const features = fs.readFileSync(path.join(REPO, "scripts/wasm-features"), "utf8").trim().split(/\s+/);
+  execFileSync(path.join(REPO, "node_modules/.bin/wasm-opt"), [named, "-o", out, "-O", "-g", ...features]);
+  console.log(`per crate and module: ${path.relative(REPO, out)} (the build's wasm with its names, -O -g), ${f0(fs.statSync(out).size)} B`);
+  return out;
+}
+
 let items;
+const shippedHasNames = customSections.has("name");
 try {
-  items = JSON.parse(execFileSync("twiggy", ["top", "--format", "json", file], { maxBuffer: 256 << 20 }).toString());
+  items = JSON.parse(execFileSync("twiggy", ["top", "--format", "json", namedModule()], { maxBuffer: 256 << 20 }).toString());
 } catch (e) {
   console.error(`twiggy failed (${e.message.split("\n")[0]}): bash scripts/setup.sh --bench installs it`);
   process.exit(check !== null && total.gzip > check ? 1 : 2);
@@ -143,6 +162,8 @@ let sum = 0;
 for (const it of items) {
   if (/^Σ|^\.\.\. and/.test(it.name)) continue;
   const [g, name] = group(it.name);
+  // The named twin's names are not shipped: left out of the shares.
+  if (!shippedHasNames && g.startsWith("(name section")) continue;
   byCrate.set(g, (byCrate.get(g) ?? 0) + it.shallow_size);
   if (g === "edge_interceptors") {
     const mod = moduleOf(name);

@@ -41,13 +41,14 @@ fi
 if [ "$profile" = dev ]; then
   mv "$stage/wbg/index_bg.wasm" "$stage/index_bg.wasm"
 else
-  # -O as worker-build ran it; --strip-debug drops the name section (function names, ~30 KB
-  # gzip: a panic's message comes from the panic hook, not from a symbolised stack).
-  "$WASM_OPT_BIN" "$stage/wbg/index_bg.wasm" -o "$stage/index_bg.wasm" \
-    -O --strip-debug --strip-producers \
-    --enable-reference-types --enable-multivalue --enable-bulk-memory \
-    --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
-    --enable-exception-handling
+  # -O as worker-build ran it, without -g: the shipped module has no name section (function
+  # names, ~30 KB gzip; a panic's message comes from the panic hook, not from a symbolised
+  # stack). wasm-bindgen's output, names included, is kept in target/names/ for bench/size.mjs,
+  # which optimises it the same way with -g to name what twiggy counts.
+  named="$target_dir/names/$(basename "$out").wasm"
+  mkdir -p "$(dirname "$named")"
+  cp "$stage/wbg/index_bg.wasm" "$named"
+  "$WASM_OPT_BIN" "$stage/wbg/index_bg.wasm" -o "$stage/index_bg.wasm" -O --strip-producers $(cat scripts/wasm-features)
   rm "$stage/wbg/index_bg.wasm"
 fi
 
