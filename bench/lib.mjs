@@ -5,7 +5,7 @@
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
 process.env.WRANGLER_SEND_METRICS = "false";
 
-import { execFile, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import fs from "node:fs";
 import os from "node:os";
@@ -87,6 +87,23 @@ export async function rustBundle(dir = process.env.RUST_BUNDLE || path.join(REPO
   cleanups.push(async () => fs.rmSync(copy, { recursive: true, force: true }));
   const stat = fs.statSync(path.join(dir, wasm[0]));
   return { root: copy, script: path.join(copy, "index.js"), wasm: path.join(copy, wasm[0]), from: dir, builtAt: stat.mtime };
+}
+
+/**
+ * The build's wasm with its function names: the shipped module has none (scripts/pipeline.sh),
+ * so twiggy (size.mjs) and the profiler (profile.mjs) read wasm-bindgen's output the build keeps
+ * in target/names/build.wasm, optimised here as the build does (-O) but with -g (names kept).
+ * Same code, same exports: only the name section differs. Returns its path.
+ */
+export function namedWasm() {
+  const named = path.join(REPO, "target/names/build.wasm");
+  if (!fs.existsSync(named)) throw new Error("no target/names/build.wasm: run bash scripts/build.sh (a release build)");
+  const out = path.join(REPO, "target/names/build-opt.wasm");
+  if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(named).mtimeMs) {
+    const features = fs.readFileSync(path.join(REPO, "scripts/wasm-features"), "utf8").trim().split(/\s+/);
+    execFileSync(path.join(REPO, "node_modules/.bin/wasm-opt"), [named, "-o", out, "-O", "-g", ...features]);
+  }
+  return out;
 }
 
 /** Bundles a JavaScript Worker with esbuild (the one wrangler ships), as `wrangler deploy` does by

@@ -112,6 +112,12 @@ try {
   const kase = CASES.find((c) => c.id === CASE);
   if (!kase || kase.fresh) throw new Error(`CASE=${CASE}: one of ${CASES.filter((c) => !c.fresh).map((c) => c.id).join(", ")}`);
   const rust = await L.rustBundle();
+  // The shipped wasm has no function names: profile the same module with its names (NAMES=0:
+  // the bundle's own wasm, functions shown as wasm-function[N]).
+  if (process.env.NAMES !== "0") {
+    fs.copyFileSync(L.namedWasm(), rust.wasm);
+    console.log("Rust wasm: the bundle's, with its function names (target/names/build-opt.wasm)");
+  }
   const tmp = L.tempDir("bench-profile-");
   const twinScript = await L.bundle(path.join(L.HERE, "workers/twin.js"), tmp);
   const m = material({ manyTokens: kase.id === "oauth-many" ? 1000 : 1, apis: APIS });

@@ -22,7 +22,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
-import { REPO, f0, table } from "./lib.mjs";
+import { REPO, f0, namedWasm, table } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 let check = null;
@@ -93,15 +93,15 @@ console.log(table([
 
 // ---------------------------------------------------------------- twiggy
 
-/** The module twiggy reads: `file` itself when it has its names, else the build's named twin. */
+/** The module twiggy reads: `file` itself when it has its names, else the build's named twin
+ * (see namedWasm in lib.mjs). */
 function namedModule() {
   if (customSections.has("name")) return file;
   const named = path.join(REPO, "target/names/build.wasm");
-  if (!fs.existsSync(named)) throw new Error(`${path.relative(REPO, file)} has no name section and there is no target/names/build.wasm: run bash scripts/build.sh`);
-  if (fs.statSync(named).mtimeMs < fs.statSync(file).mtimeMs - 600_000) console.log(`(target/names/build.wasm is older than ${path.relative(REPO, file)} by over 10 minutes: rebuild if the figures per crate look off)`);
-  const out = path.join(REPO, "target/names/build-opt.wasm");
-  const features = fs.readFileSync(path.join(REPO, "scripts/wasm-features"), "utf8").trim().split(/\s+/);
-  execFileSync(path.join(REPO, "node_modules/.bin/wasm-opt"), [named, "-o", out, "-O", "-g", ...features]);
+  if (fs.existsSync(named) && fs.statSync(named).mtimeMs < fs.statSync(file).mtimeMs - 600_000) {
+    console.log(`(target/names/build.wasm is older than ${path.relative(REPO, file)} by over 10 minutes: rebuild if the figures per crate look off)`);
+  }
+  const out = namedWasm();
   console.log(`per crate and module: ${path.relative(REPO, out)} (the build's wasm with its names, -O -g), ${f0(fs.statSync(out).size)} B`);
   return out;
 }
