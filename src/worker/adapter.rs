@@ -309,8 +309,8 @@ thread_local! {
     /// instance: the names its requests asked for that were read one by one (the credential
     /// headers of the policy's interceptors, `traceparent`, `connection`, `cf-ray`, the
     /// signature headers...). A name is learned only from a request decided without a cold-path
-    /// round or passed (so that names a refused client chose, e.g. components of an RFC 9421
-    /// signature, are not), and at most [`MAX_HEAD_NAMES`]; others are read on demand.
+    /// round or passed, and at most [`MAX_HEAD_NAMES`] (a client can at worst fill the list
+    /// with the names an RFC 9421 signature covers: docs/choices.md); others are read on demand.
     static HEAD_NAMES: RefCell<Vec<Rc<str>>> = const { RefCell::new(Vec::new()) };
 }
 
