@@ -32,17 +32,14 @@ impl<'a> Target<'a> {
     /// a client never sends, is dropped.
     pub fn parse(url: &'a str) -> Target<'a> {
         let url = url.split('#').next().unwrap_or("");
-        let after_scheme = match url.split_once("://") {
-            Some((_, rest)) => rest,
-            None => url,
-        };
-        let rest = if url.contains("://") {
-            match after_scheme.find(['/', '?']) {
-                Some(i) => &after_scheme[i..],
+        // One search for "://" (a substring search sets up a searcher each time: this runs on
+        // every request).
+        let rest = match url.split_once("://") {
+            Some((_, after_scheme)) => match after_scheme.find(['/', '?']) {
+                Some(i) => after_scheme.get(i..).unwrap_or(""),
                 None => "",
-            }
-        } else {
-            after_scheme
+            },
+            None => url,
         };
         let (path, query) = match rest.split_once('?') {
             Some((p, q)) => (p, Some(q)),

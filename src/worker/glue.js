@@ -84,6 +84,7 @@ function callWasm(f, a, b) {
  */
 export function init(names, reportLoss) {
   alwaysRemove = names ? names.split("\n") : [];
+  headNames = []; // the new instance learns its own (see setHeadNames)
   onLoss = reportLoss ?? null;
   if (started) {
     lost.trace_entries_lost += tracePending.buffered;
