@@ -18,6 +18,8 @@
 //   BODY_BYTES=1024          request body of the signature cases
 //   SIG_POOL=12000           distinct signed bodies of the body-signature cases
 //   RUST_BUNDLE=<dir>        default target/dry-run; BUILD=1 builds it first
+//   BASE_BUNDLE=<dir>        another Rust bundle (e.g. main's) run beside it in every round:
+//                            adds a column Rust/base, to measure a change within one run
 //   BENCH_JSON=<file>        every run's raw figures
 //
 // Method (TOOLCHAIN.md "Benchmarks"): the origin in its own process; each Worker in its own
@@ -125,11 +127,14 @@ try {
   const cases = CASES.filter((c) => !ONLY || ONLY.includes(c.id));
   if (ONLY) for (const id of ONLY) if (!CASES.some((c) => c.id === id)) throw new Error(`ONLY: no case ${id} (cases: ${CASES.map((c) => c.id).join(" ")})`);
   const rust = await L.rustBundle();
+  const base = process.env.BASE_BUNDLE ? await L.rustBundle(process.env.BASE_BUNDLE) : null;
+  const IMPLS = base ? ["rust", "base", "twin", "bare"] : ["rust", "twin", "bare"];
   const tmp = L.tempDir("bench-compare-");
   const twinScript = await L.bundle(path.join(L.HERE, "workers/twin.js"), tmp);
   const luaFile = path.join(tmp, "requests.lua");
   fs.writeFileSync(luaFile, L.REQUESTS_LUA);
   console.log(`Rust bundle: ${path.relative(L.REPO, rust.from)} (built ${rust.builtAt.toISOString()}, wasm ${L.f0(fs.statSync(rust.wasm).size)} B)`);
+  if (base) console.log(`base (BASE_BUNDLE): ${base.from} (built ${base.builtAt.toISOString()}, wasm ${L.f0(fs.statSync(base.wasm).size)} B)`);
   console.log(`twin: bench/workers/twin.js bundled with esbuild (${L.f0(fs.statSync(twinScript).size)} B)`);
 
   const t0 = Date.now();
@@ -169,10 +174,11 @@ try {
       twin: { id: `${c.id}/twin`, impl: "twin", script: twinScript, root: tmp, bindings, kv },
       bare,
     };
-    for (const impl of ["rust", "twin"]) Object.assign(c.workers[impl], await L.startWorker(c.workers[impl]));
+    if (base) c.workers.base = { id: `${c.id}/base`, impl: "base", script: base.script, root: base.root, bindings, kv };
+    for (const impl of base ? ["rust", "base", "twin"] : ["rust", "twin"]) Object.assign(c.workers[impl], await L.startWorker(c.workers[impl]));
     for (const w of Object.values(c.workers)) w.next ??= 0;
   }
-  console.log(`${cases.length * 2 + 1} workerd processes started; probing`);
+  console.log(`${cases.length * (base ? 3 : 2) + 1} workerd processes started; probing`);
 
   // ------------------------------------------------------------ probes: same answers, traces, forwards
   const sinkLines = async () => (await (await fetch(`${origin.url}/__sink`)).json()).lines;
@@ -273,7 +279,7 @@ try {
   }
 
   const jobs = [];
-  for (const c of live) for (const impl of ["rust", "twin", "bare"]) jobs.push({ c, impl, w: c.workers[impl], runs: [] });
+  for (const c of live) for (const impl of IMPLS) jobs.push({ c, impl, w: c.workers[impl], runs: [] });
   console.log(`warm-up ${WARMUP} s each; then ${ROUNDS} rounds × ${jobs.length} runs of ${SECONDS} s (wrk -t${THREADS} -c${CONNECTIONS}), order reversed every other round`);
   for (const j of jobs) await run(j.c, j.w, WARMUP);
   for (let r = 0; r < ROUNDS; r++) {
@@ -300,6 +306,7 @@ try {
   const rows = [["case", "target", "CPU µs/req Rust", "twin", "bare", "Rust/twin CPU [paired]", "verdict", "req/s Rust", "twin", "bare", "valid runs R/T/B"]];
   const verdicts = [];
   const results = [];
+  const baseRows = [["case", "CPU µs/req Rust", "base", "Rust/base [paired]", "Rust − base µs", "twin", "base/twin [paired]", "Rust/twin [paired]", "valid runs R/base"]];
   for (const c of live) {
     const [R, T, B] = ["rust", "twin", "bare"].map((impl) => stat(jobs.find((j) => j.c === c && j.impl === impl)));
     const ratio = R.cpu / T.cpu;
@@ -320,10 +327,22 @@ try {
       rows.push([`${c.id} vs bare`, `≤ ${c.bareTarget.toFixed(2)} × bare`, range(R), "", range(B), `Rust/bare ${L.f2(rb)} [${L.f2(prb)}]`, vb, "", "", "", ""]);
       Object.assign(res, { rustOverBare: rb, rustOverBarePaired: prb, bareVerdict: vb });
     }
+    if (base) {
+      const Bs = stat(jobs.find((j) => j.c === c && j.impl === "base"));
+      const rb = R.cpu / Bs.cpu;
+      const prb = paired(R, Bs, "cpuUs");
+      baseRows.push([c.id, range(R), range(Bs), `${L.f2(rb)} [${L.f2(prb)}]`, L.f0(R.cpu - Bs.cpu), range(T), `${L.f2(Bs.cpu / T.cpu)} [${L.f2(paired(Bs, T, "cpuUs"))}]`, `${L.f2(ratio)} [${L.f2(pr)}]`, `${R.n}/${Bs.n} of ${R.of}`]);
+      Object.assign(res, { baseCpu: Bs.cpu, rustOverBase: rb, rustOverBasePaired: prb });
+    }
     results.push(res);
   }
   console.log("");
   console.log(L.table(rows));
+  if (base) {
+    console.log("");
+    console.log(`Rust (RUST_BUNDLE) against base (BASE_BUNDLE), same run:`);
+    console.log(L.table(baseRows));
+  }
   console.log("");
   for (const c of live) console.log(`- ${c.id}: ${c.label}${c.note ? `; ${c.note}` : ""}.`);
   const load1 = L.machineLoad();

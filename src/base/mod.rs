@@ -18,6 +18,7 @@
 )]
 
 pub mod config;
+pub mod hex;
 pub mod locate;
 pub mod message;
 pub mod request;

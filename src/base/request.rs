@@ -32,17 +32,14 @@ impl<'a> Target<'a> {
     /// a client never sends, is dropped.
     pub fn parse(url: &'a str) -> Target<'a> {
         let url = url.split('#').next().unwrap_or("");
-        let after_scheme = match url.split_once("://") {
-            Some((_, rest)) => rest,
-            None => url,
-        };
-        let rest = if url.contains("://") {
-            match after_scheme.find(['/', '?']) {
-                Some(i) => &after_scheme[i..],
+        // One search for "://" (a substring search sets up a searcher each time: this runs on
+        // every request).
+        let rest = match url.split_once("://") {
+            Some((_, after_scheme)) => match after_scheme.find(['/', '?']) {
+                Some(i) => after_scheme.get(i..).unwrap_or(""),
                 None => "",
-            }
-        } else {
-            after_scheme
+            },
+            None => url,
         };
         let (path, query) = match rest.split_once('?') {
             Some((p, q)) => (p, Some(q)),
@@ -116,6 +113,55 @@ impl RequestView for TestRequest {
     }
 }
 
+/// What the Worker reads of every request in one call to JavaScript (the glue's `head`):
+/// `method \n url \n v1 \n ... \n vN [\n colo]`, each header value and the colo written
+/// `=<value>` when present and empty when absent. The colo, when asked for, runs to the end
+/// (it is the only part that could hold a newline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    /// One per name asked, in order.
+    pub values: Vec<Option<&'a str>>,
+    /// `Some` when the colo was asked for.
+    pub colo: Option<Option<&'a str>>,
+}
+
+impl<'a> Head<'a> {
+    /// Parses the glue's answer for `names` header names (and the colo when `with_colo`);
+    /// `None` unless it has exactly that many parts, each well formed.
+    pub fn parse(text: &'a str, names: usize, with_colo: bool) -> Option<Head<'a>> {
+        let value = |part: &'a str| -> Option<Option<&'a str>> {
+            if part.is_empty() {
+                Some(None)
+            } else {
+                part.strip_prefix('=').map(Some)
+            }
+        };
+        let mut parts = text.splitn(names.checked_add(3)?, '\n');
+        let method = parts.next()?;
+        let url = parts.next()?;
+        let mut values = Vec::with_capacity(names);
+        for _ in 0..names {
+            values.push(value(parts.next()?)?);
+        }
+        let colo = if with_colo {
+            Some(value(parts.next()?)?)
+        } else {
+            None
+        };
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Head {
+            method,
+            url,
+            values,
+            colo,
+        })
+    }
+}
+
 /// Headers never forwarded.
 pub const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -145,6 +191,34 @@ mod tests {
         assert_eq!((t.path, t.query), ("/", Some("x")));
         let t = Target::parse("/p?");
         assert_eq!((t.path, t.query), ("/p", Some("")));
+    }
+
+    #[test]
+    fn head_parses_values_absent_empty_and_the_colo() {
+        let h = Head::parse("GET\nhttps://h/p?q\n=abc\n\n=\n=FRA", 3, true).unwrap();
+        assert_eq!(h.method, "GET");
+        assert_eq!(h.url, "https://h/p?q");
+        assert_eq!(h.values, vec![Some("abc"), None, Some("")]);
+        assert_eq!(h.colo, Some(Some("FRA")));
+        // Values may hold "=" and ", "; the colo runs to the end.
+        let h = Head::parse("POST\nhttps://h/\n==a, b=\n=X\nY", 1, true).unwrap();
+        assert_eq!(h.values, vec![Some("=a, b=")]);
+        assert_eq!(h.colo, Some(Some("X\nY")));
+        let h = Head::parse("GET\nhttps://h/", 0, false).unwrap();
+        assert_eq!((h.values.len(), h.colo), (0, None));
+        let h = Head::parse("GET\nhttps://h/\n", 0, true).unwrap();
+        assert_eq!(h.colo, Some(None));
+    }
+
+    #[test]
+    fn head_refuses_a_miscounted_or_malformed_answer() {
+        // Too few parts, too many, a value without its "=" mark.
+        assert_eq!(Head::parse("GET\nhttps://h/\n=a", 2, false), None);
+        assert_eq!(Head::parse("GET\nhttps://h/\n=a\n=b", 1, false), None);
+        assert_eq!(Head::parse("GET\nhttps://h/\na", 1, false), None);
+        assert_eq!(Head::parse("GET", 0, false), None);
+        assert_eq!(Head::parse("", 0, false), None);
+        assert_eq!(Head::parse("GET\nhttps://h/\n=a", usize::MAX, false), None);
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub fn token_key(token: &str) -> Option<String> {
     if token.len() > MAX_TOKEN_BYTES {
         return None;
     }
-    Some(format!("{TOKEN_PREFIX}{}", hex::encode(token_hash(token))))
+    Some(crate::base::hex::prefixed(TOKEN_PREFIX, &token_hash(token)))
 }
 
 /// A short, non-reversible fingerprint of a credential for logs: `sha256:` and 16 hex digits.
@@ -87,7 +87,7 @@ pub fn fingerprint(credential: &str) -> String {
 
 /// The fingerprint from an already computed SHA-256 (a token's, which its key needs anyway).
 pub fn fingerprint_of_hash(hash: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(hash.get(..8).unwrap_or(hash)))
+    crate::base::hex::prefixed("sha256:", hash.get(..8).unwrap_or(hash))
 }
 
 /// A token's KV key and fingerprint from one SHA-256; `None` when the token is too long.
@@ -97,7 +97,7 @@ pub fn token_key_and_fingerprint(token: &str) -> Option<(String, String)> {
     }
     let hash = token_hash(token);
     Some((
-        format!("{TOKEN_PREFIX}{}", hex::encode(hash)),
+        crate::base::hex::prefixed(TOKEN_PREFIX, &hash),
         fingerprint_of_hash(&hash),
     ))
 }

@@ -21,7 +21,7 @@ impl TraceContext {
         if random[16..].iter().all(|b| *b == 0) {
             random[23] = 1; // an all-zero span id is invalid as the origin's parent id
         }
-        let span_id = hex::encode(&random[16..]);
+        let span_id = crate::base::hex::encode(&random[16..]);
         if let Some((trace_id, parent, flags)) = header.and_then(parse) {
             return TraceContext {
                 trace_id: trace_id.to_string(),
@@ -35,7 +35,7 @@ impl TraceContext {
             id[15] = 1; // an all-zero trace id is invalid
         }
         TraceContext {
-            trace_id: hex::encode(&id[..16]),
+            trace_id: crate::base::hex::encode(&id[..16]),
             span_id,
             parent_span_id: None,
             flags: "01".to_string(),
@@ -44,7 +44,16 @@ impl TraceContext {
 
     /// The `traceparent` to send to the origin: same trace, the gateway's span as parent.
     pub fn header(&self) -> String {
-        format!("00-{}-{}-{}", self.trace_id, self.span_id, self.flags)
+        let mut h = String::with_capacity(
+            6usize
+                .saturating_add(self.trace_id.len())
+                .saturating_add(self.span_id.len())
+                .saturating_add(self.flags.len()),
+        );
+        for part in ["00-", &self.trace_id, "-", &self.span_id, "-", &self.flags] {
+            h.push_str(part);
+        }
+        h
     }
 }
 

@@ -17,14 +17,14 @@ use crate::records::cache::{Layered, RecordCache, Slot};
 use crate::trace::context::{IdGen, TraceContext};
 use crate::trace::{Outcome, Trace};
 use crate::worker::env::json_var;
-use crate::worker::shipper::{self, Emit};
+use crate::worker::shipper::{self, Emit, Known};
 use js_sys::{Date, Math, Promise, Reflect};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Headers, Request, Response};
+use web_sys::{Request, Response};
 
 // worker-build's shim calls exports of the `worker` crate: keep it linked, although KV is read
 // through the binding directly (one call per key, no options object) since the cold path
@@ -52,6 +52,13 @@ extern "C" {
     /// The panic hook's note that this instance is about to trap.
     #[wasm_bindgen(js_name = noteTrap)]
     fn glue_note_trap();
+    /// The header names [`glue_head`] reads from every request, "\n"-separated.
+    #[wasm_bindgen(js_name = setHeadNames)]
+    fn glue_set_head_names(names: &str);
+    /// Method, URL, the head names' values and (`with_colo`) `cf.colo` of a request, in one
+    /// call (format: [`crate::base::request::Head`]); `None` if a value held a newline.
+    #[wasm_bindgen(js_name = head)]
+    fn glue_head(req: &Request, with_colo: bool) -> Option<String>;
     /// `fetch(url, { method, headers, body })` with the header changes applied, in one call,
     /// with a time limit on the origin's response headers.
     #[wasm_bindgen(js_name = forward)]
@@ -107,6 +114,8 @@ struct InFlight {
     slot: u32,
     trace: Trace,
     emit: Emit,
+    /// What the trace needs of the request that was read already.
+    known: Known,
     start_ms: u64,
 }
 /// Per-isolate state: the compiled policy (or why it did not compile) and the record cache.
@@ -126,18 +135,19 @@ thread_local! {
     // or it was forwarded by an instance that trapped since): the glue then hands the origin's
     // answer back itself (or a plain 502/504) and counts the lost trace.
     static SETTLE: Settle = Settle {
-        ok: Closure::new(|slot: u32, response: JsValue| {
+        // Told the origin's status (not handed its response: no object crosses), returns true.
+        ok: Closure::new(|slot: u32, status: JsValue| {
             let Some(f) = take_in_flight(slot) else {
                 return JsValue::UNDEFINED;
             };
             let mut trace = f.trace;
-            let status = response.unchecked_ref::<Response>().status();
+            let status = status.as_f64().map_or(0, |s| s as u16);
             trace.origin_latency_ms = Some((Date::now() as u64).saturating_sub(f.start_ms));
             if let Some(summary) = trace.entries.last_mut() {
                 summary.origin_status = Some(status);
             }
-            shipper::emit(trace, &f.emit);
-            response
+            shipper::emit_known(trace, &f.emit, f.known);
+            JsValue::TRUE
         }),
         err: Closure::new(|slot: u32, err: JsValue| {
             let Some(f) = take_in_flight(slot) else {
@@ -155,7 +165,7 @@ thread_local! {
             let mut trace = f.trace;
             trace.origin_latency_ms = Some((Date::now() as u64).saturating_sub(f.start_ms));
             trace.entries.push(entry);
-            shipper::emit(trace, &f.emit);
+            shipper::emit_known(trace, &f.emit, f.known);
             reply(&r).into()
         }),
     };
@@ -291,17 +301,97 @@ fn with_state<T>(env: &JsValue, f: impl FnOnce(&mut State) -> T) -> T {
     })
 }
 
-/// The runtime's request seen through [`RequestView`]: headers are read one by one, on demand.
+/// At most this many header names are read from every request in one call (`HEAD_NAMES`).
+const MAX_HEAD_NAMES: usize = 16;
+
+thread_local! {
+    /// The header names read from every request in one call ([`glue_head`]), learned by this
+    /// instance: the names its requests asked for that were read one by one (the credential
+    /// headers of the policy's interceptors, `traceparent`, `connection`, `cf-ray`, the
+    /// signature headers...). A name is learned only from a request decided without a cold-path
+    /// round or passed, and at most [`MAX_HEAD_NAMES`] (a client can at worst fill the list
+    /// with the names an RFC 9421 signature covers: docs/choices.md); others are read on demand.
+    static HEAD_NAMES: RefCell<Vec<Rc<str>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A header read: its name, its value, and whether it was read on demand (not with the head).
+type Seen = (Rc<str>, Option<String>, bool);
+
+/// The runtime's request seen through [`RequestView`]: the headers this instance learned to
+/// need are read with the method and URL in one call; any other is read on demand.
 struct JsRequest {
     req: Request,
-    headers: Headers,
     url: String,
     method: String,
-    /// Headers read so far: a request asked again after a cold-path round reads each header
-    /// (a JWT is hundreds of bytes) from JavaScript once.
-    seen: RefCell<Vec<(String, Option<String>)>>,
+    /// Headers read so far (name, value, read on demand): a request asked again after a
+    /// cold-path round reads each header (a JWT is hundreds of bytes) from JavaScript once.
+    seen: RefCell<Vec<Seen>>,
+    /// `request.cf.colo`, when read with the head.
+    colo: Option<Option<String>>,
     /// The body, once an interceptor asked for it; forwarded as these same bytes.
     body: std::cell::OnceCell<Vec<u8>>,
+}
+
+impl JsRequest {
+    /// Reads the request's method, URL and known headers (and the colo when `with_colo`) in
+    /// one call; should that fail, the method and URL, and the headers on demand.
+    fn new(req: Request, with_colo: bool) -> JsRequest {
+        let names = HEAD_NAMES.with(|n| n.borrow().clone());
+        if let Some(text) = glue_head(&req, with_colo) {
+            if let Some(head) = crate::base::request::Head::parse(&text, names.len(), with_colo) {
+                let seen = names
+                    .into_iter()
+                    .zip(head.values)
+                    .map(|(n, v)| (n, v.map(str::to_string), false))
+                    .collect();
+                return JsRequest {
+                    url: head.url.to_string(),
+                    method: head.method.to_string(),
+                    req,
+                    seen: RefCell::new(seen),
+                    colo: head.colo.map(|c| c.map(str::to_string)),
+                    body: std::cell::OnceCell::new(),
+                };
+            }
+        }
+        JsRequest {
+            url: req.url(),
+            method: req.method(),
+            req,
+            seen: RefCell::new(Vec::new()),
+            colo: None,
+            body: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Adds the names this request read on demand to the names read with the head.
+    fn teach(&self) {
+        let seen = self.seen.borrow();
+        if !seen.iter().any(|(_, _, lazy)| *lazy) {
+            return;
+        }
+        HEAD_NAMES.with(|cell| {
+            let mut names = cell.borrow_mut();
+            let before = names.len();
+            for (n, _, lazy) in seen.iter() {
+                if *lazy && names.len() < MAX_HEAD_NAMES && !names.contains(n) {
+                    names.push(n.clone());
+                }
+            }
+            if names.len() != before {
+                let joined: Vec<&str> = names.iter().map(|n| &**n).collect();
+                glue_set_head_names(&joined.join("\n"));
+            }
+        });
+    }
+
+    /// What the trace needs of the request: `cf-ray` (the request id) and the colo.
+    fn known(&self) -> Known {
+        Known {
+            cf_ray: Some(self.header("cf-ray")),
+            colo: self.colo.clone(),
+        }
+    }
 }
 
 impl RequestView for JsRequest {
@@ -312,11 +402,13 @@ impl RequestView for JsRequest {
         &self.url
     }
     fn header(&self, name: &str) -> Option<String> {
-        if let Some((_, v)) = self.seen.borrow().iter().find(|(n, _)| n == name) {
+        if let Some((_, v, _)) = self.seen.borrow().iter().find(|(n, _, _)| &**n == name) {
             return v.clone();
         }
-        let v = self.headers.get(name).ok().flatten();
-        self.seen.borrow_mut().push((name.to_string(), v.clone()));
+        let v = self.req.headers().get(name).ok().flatten();
+        self.seen
+            .borrow_mut()
+            .push((Rc::from(name), v.clone(), true));
         v
     }
     fn body(&self) -> Option<&[u8]> {
@@ -327,14 +419,16 @@ impl RequestView for JsRequest {
 #[wasm_bindgen]
 pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
     let now_ms = Date::now() as u64;
-    let view = JsRequest {
-        headers: req.headers(),
-        url: req.url(),
-        method: req.method(),
-        req,
-        seen: RefCell::new(Vec::new()),
-        body: std::cell::OnceCell::new(),
-    };
+    // The authorization servers (if any), and whether passes are always traced (then the
+    // colo is read with the head: nearly every request writes it).
+    let (authz, with_colo) = with_state(&env, |s| match &s.policy {
+        Ok(p) => (
+            (!p.authz.is_empty()).then(|| p.clone()),
+            p.sample_passing >= 1.0,
+        ),
+        Err(_) => (None, false),
+    });
+    let view = JsRequest::new(req, with_colo);
     #[cfg(feature = "trap-trigger")]
     trap_trigger(&view);
     #[cfg(feature = "memory-probe")]
@@ -342,15 +436,9 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
         return p;
     }
     // The authorization servers' endpoints come before any API (docs/authorization-server.md).
-    if let Some(p) = with_state(&env, |s| {
-        s.policy
-            .as_ref()
-            .ok()
-            .filter(|p| !p.authz.is_empty())
-            .cloned()
-    })
-    .and_then(|p| super::authz::serve(&view.req, &view.url, &view.method, p, &env, &ctx, now_ms))
-    {
+    if let Some(p) = authz.and_then(|p| {
+        super::authz::serve(&view.req, &view.url, &view.method, p, &env, &ctx, now_ms)
+    }) {
         return p;
     }
     let incoming = view.header("traceparent");
@@ -391,7 +479,7 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
         (tc, step, policy.sample_passing, policy.timeouts)
     });
     match step {
-        Step::Done(decision) => respond(decision, &view, sample, tc, ctx, now_ms),
+        Step::Done(decision) => respond(decision, &view, sample, tc, ctx, now_ms, true),
         Step::Need(needs) => {
             let w = Waiting {
                 view,
@@ -588,13 +676,13 @@ fn resume(slot: u32, settled: JsValue) -> Option<Promise> {
         })
     });
     Some(match step {
-        Step::Done(decision) => respond(decision, &w.view, w.sample, w.tc, w.ctx, now_ms),
+        Step::Done(decision) => respond(decision, &w.view, w.sample, w.tc, w.ctx, now_ms, false),
         Step::Need(more) => wait(w, more),
     })
 }
 
 /// Turns a decision into the response promise; its trace is written now (replies) or when the
-/// origin has answered (forwards).
+/// origin has answered (forwards). `first_round`: decided without waiting for anything.
 fn respond(
     decision: Decision,
     view: &JsRequest,
@@ -602,6 +690,7 @@ fn respond(
     tc: TraceContext,
     ctx: JsValue,
     start_ms: u64,
+    first_round: bool,
 ) -> Promise {
     let Decision {
         answer,
@@ -610,6 +699,12 @@ fn respond(
     } = decision;
     let log =
         outcome != Outcome::Pass || (sample > 0.0 && (sample >= 1.0 || Math::random() < sample));
+    // What a logged trace reads of the request (the origin's errors are always logged).
+    // (An unlogged forward whose origin fails reads them then.)
+    let known = if log { view.known() } else { Known::default() };
+    if first_round || outcome == Outcome::Pass {
+        view.teach();
+    }
     let traceparent = tc.header();
     trace.trace_id = Some(tc.trace_id);
     trace.span_id = Some(tc.span_id);
@@ -620,7 +715,7 @@ fn respond(
     match answer {
         Answer::Reply(r) => {
             if log {
-                shipper::emit(trace, &emit);
+                shipper::emit_known(trace, &emit, known);
             }
             Promise::resolve(&JsValue::from(reply(&r)))
         }
@@ -638,6 +733,7 @@ fn respond(
                         slot,
                         trace,
                         emit,
+                        known,
                         start_ms,
                     });
                 }

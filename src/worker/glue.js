@@ -5,6 +5,8 @@
 // module is not evaluated again when the instance is re-instantiated).
 
 let alwaysRemove = [];
+/** The header names `head` reads (set by the live instance, see setHeadNames). */
+let headNames = [];
 
 // ---------------------------------------------------------------------------------------------
 // After a trap. A Rust panic aborts the wasm instance; the entry shim starts a new one for the
@@ -82,6 +84,7 @@ function callWasm(f, a, b) {
  */
 export function init(names, reportLoss) {
   alwaysRemove = names ? names.split("\n") : [];
+  headNames = []; // the new instance learns its own (see setHeadNames)
   onLoss = reportLoss ?? null;
   if (started) {
     lost.trace_entries_lost += tracePending.buffered;
@@ -90,6 +93,43 @@ export function init(names, reportLoss) {
   }
   started = true;
   queueFlush();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the request
+
+/**
+ * The header names `head` reads from every request ("\n"-separated), chosen by the live wasm
+ * instance: the names its requests asked for (see adapter.rs, `JsRequest`). Set again when the
+ * list grows; a new instance starts with none.
+ */
+export function setHeadNames(names) {
+  headNames = names ? names.split("\n") : [];
+}
+
+/**
+ * What the Worker reads of every request, in one call: the method, the URL, the values of the
+ * `headNames` and, when `withColo`, `request.cf.colo` — "\n"-separated, each header value and the
+ * colo written `=<value>` when present and empty when absent (a header value never holds a
+ * newline: the runtime refuses one; should one come, `null`, and the Worker reads lazily). The
+ * colo comes last and runs to the end.
+ */
+export function head(req, withColo) {
+  let out = req.method + "\n" + req.url;
+  if (headNames.length !== 0) {
+    const h = req.headers;
+    for (let i = 0; i < headNames.length; i++) {
+      const v = h.get(headNames[i]);
+      if (v === null) out += "\n";
+      else if (v.indexOf("\n") >= 0) return null;
+      else out += "\n=" + v;
+    }
+  }
+  if (withColo) {
+    const cf = req.cf;
+    out += cf && typeof cf.colo === "string" ? "\n=" + cf.colo : "\n";
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,16 +214,21 @@ const TEXT = "text/plain; charset=utf-8";
  *
  * The origin has `timeoutMs` to send its response headers (the body then streams without a
  * limit); past it the request is aborted and `onError(slot, TimeoutError)` answers. On a
- * network error `onError(slot, error)` supplies the answer; `onOk(slot, response)`, when given,
- * sees the origin's response and returns it. Either callback may belong to a wasm instance that
- * is gone by then: the origin's answer is handed back as it is (its generated headers were
- * decided before forwarding and are added here), or a plain 502/504; the lost trace
- * (`entries` entries) is counted.
+ * network error `onError(slot, error)` supplies the answer; `onOk(slot, status)`, when given,
+ * is told the origin's status (it writes the trace) and returns true. Either callback may
+ * belong to a wasm instance that is gone by then: the origin's answer is handed back as it is
+ * (its generated headers were decided before forwarding and are added here), or a plain
+ * 502/504; the lost trace (`entries` entries) is counted.
+ *
+ * One `then` with both handlers on the runtime's promise (no chain of promises per request).
  */
 export function forward(req, url, remove, set, respHeaders, onError, slot, onOk, bytes, timeoutMs, entries) {
   const headers = new Headers(req.headers);
-  for (const n of alwaysRemove) headers.delete(n);
-  if (remove) for (const n of remove.split("\n")) headers.delete(n);
+  for (let i = 0; i < alwaysRemove.length; i++) headers.delete(alwaysRemove[i]);
+  if (remove) {
+    const r = remove.split("\n");
+    for (let i = 0; i < r.length; i++) headers.delete(r[i]);
+  }
   if (set) {
     const p = set.split("\n");
     for (let i = 0; i + 1 < p.length; i += 2) headers.set(p[i], p[i + 1]);
@@ -200,39 +245,36 @@ export function forward(req, url, remove, set, respHeaders, onError, slot, onOk,
     timedOut = true;
     abort.abort(timeoutError("the origin", timeoutMs));
   }, timeoutMs);
-  let p = fetch(url, init).then(
+  const failed = (e) => {
+    const out = callWasm(onError, slot, e);
+    if (out.value !== undefined) return out.value;
+    lostTrace(entries);
+    return e && e.name === "TimeoutError" ? reply(504, TEXT, "Gateway Timeout") : reply(502, TEXT, "Bad Gateway");
+  };
+  return fetch(url, init).then(
     (r) => {
       clearTimeout(timer);
+      if (respHeaders) {
+        try {
+          r = withHeaders(r, respHeaders);
+        } catch (e) {
+          return failed(e);
+        }
+      }
+      if (onOk && callWasm(onOk, slot, r.status).value !== true) lostTrace(entries);
       return r;
     },
     (e) => {
       clearTimeout(timer);
-      throw timedOut ? timeoutError("the origin", timeoutMs) : e;
+      return failed(timedOut ? timeoutError("the origin", timeoutMs) : e);
     },
   );
-  if (respHeaders) p = p.then((r) => withHeaders(r, respHeaders));
-  const lostTrace = () => {
-    count("forwarded_answered_by_glue");
-    count("trace_entries_lost", entries);
-  };
-  return p.then(
-    onOk
-      ? (r) => {
-          const out = callWasm(onOk, slot, r);
-          if (out.value !== undefined) return out.value;
-          lostTrace();
-          return r;
-        }
-      : undefined,
-    (e) => {
-      const out = callWasm(onError, slot, e);
-      if (out.value !== undefined) return out.value;
-      lostTrace();
-      return e && e.name === "TimeoutError"
-        ? reply(504, TEXT, "Gateway Timeout")
-        : reply(502, TEXT, "Bad Gateway");
-    },
-  );
+}
+
+/** A forwarded request whose instance is gone: answered by the glue, its trace lost. */
+function lostTrace(entries) {
+  count("forwarded_answered_by_glue");
+  count("trace_entries_lost", entries);
 }
 
 /** The origin's response with headers added: Set-Cookie and Access-Control-Expose-Headers

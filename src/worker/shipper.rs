@@ -38,6 +38,16 @@ pub struct Emit {
     pub ctx: JsValue,
 }
 
+/// What the trace needs of the request that the caller read already (`None`: not read; then
+/// [`emit_known`] reads it from the request).
+#[derive(Default)]
+pub struct Known {
+    /// The `cf-ray` header, the request id.
+    pub cf_ray: Option<Option<String>>,
+    /// `request.cf.colo`.
+    pub colo: Option<Option<String>>,
+}
+
 struct Shipping {
     cfg: ShipConfig,
     /// Request headers for the endpoint, "\n"-separated pairs (the token included).
@@ -128,14 +138,18 @@ pub fn report_recovery(counts: &str) -> bool {
 
 /// Writes one request's trace: to the console and/or into the shipping buffer, and schedules
 /// a delivery in `ctx.waitUntil` when a batch is due.
-pub fn emit(mut trace: Trace, emit: &Emit) {
+pub fn emit(trace: Trace, emit: &Emit) {
+    emit_known(trace, emit, Known::default());
+}
+
+/// [`emit`], with what the caller already read of the request.
+pub fn emit_known(mut trace: Trace, emit: &Emit, known: Known) {
     if trace.request_id.is_empty() {
-        trace.request_id = emit
-            .req
-            .headers()
-            .get("cf-ray")
-            .ok()
-            .flatten()
+        let cf_ray = match known.cf_ray {
+            Some(v) => v,
+            None => emit.req.headers().get("cf-ray").ok().flatten(),
+        };
+        trace.request_id = cf_ray
             .or_else(|| {
                 trace
                     .trace_id
@@ -145,8 +159,10 @@ pub fn emit(mut trace: Trace, emit: &Emit) {
             })
             .unwrap_or_default();
     }
-    trace.colo = colo(&emit.req);
-    let now = Date::now() as u64;
+    trace.colo = match known.colo {
+        Some(c) => c,
+        None => colo(&emit.req),
+    };
     let to_send = SHIPPING.with(|s| {
         let mut s = s.borrow_mut();
         let sh = s.as_mut()?;
@@ -154,6 +170,7 @@ pub fn emit(mut trace: Trace, emit: &Emit) {
             console(&trace.to_json());
         }
         sh.cfg.endpoint.as_ref()?;
+        let now = Date::now() as u64;
         sh.buf.push(trace.to_lines(), now, sh.cfg.max_buffer);
         let work = if sh.buf.due(now, &sh.cfg) {
             let batch = sh.buf.take(now, &sh.cfg);
