@@ -178,14 +178,26 @@ impl RsaPublicKey {
         }
         let len = self.limbs.len();
         let s = to_limbs(sig, len);
-        // s·R mod n (R = 2^(32·len)), by doubling.
-        let mut s_r = s;
-        for _ in 0..len.checked_mul(32)? {
-            self.double_mod(&mut s_r);
+        let mut t = vec![0u32; len.checked_add(2)?];
+        // s·R mod n (R = 2^(32·len)) = s · (R² mod n) · R⁻¹. R² mod n, the Montgomery form of
+        // R, with few doublings: R mod n (the form of 1) from 2^(bits−1) < n; doubled k times,
+        // the form of 2^k; squared j times, the form of 2^(k·2^j) = R, with 32·len = k·2^j.
+        let total = len.checked_mul(32)?;
+        let high = self.bits().checked_sub(1)?;
+        let mut r = vec![0u32; len];
+        *r.get_mut(high.checked_div(32)?)? =
+            1u32.checked_shl(u32::try_from(high.checked_rem(32)?).ok()?)?;
+        let j = total.trailing_zeros();
+        let k = total.checked_shr(j)?;
+        for _ in 0..total.checked_sub(high)?.checked_add(k)? {
+            self.double_mod(&mut r);
         }
+        for _ in 0..j {
+            r = self.mont_mul(&r, &r, &mut t);
+        }
+        let s_r = self.mont_mul(&s, &r, &mut t);
         let mut acc = s_r.clone();
         let top = 63u32.checked_sub(self.e.leading_zeros())?;
-        let mut t = vec![0u32; len.checked_add(2)?];
         for bit in (0..top).rev() {
             acc = self.mont_mul(&acc, &acc, &mut t);
             if (self.e >> bit) & 1 == 1 {
