@@ -187,6 +187,32 @@ add("records", b"\x04{}")
 add("records", b"\x00" + pub_pem.encode())
 add("records", b"\x00" + b"2027-01-31T23:59:59Z")
 
+# rsa: 0 SPKI DER | 1 PKCS#1 DER | 2 n length (2 bytes) n e (8 bytes) signature
+def pem_der(name):
+    with open(os.path.join(REPO, "tests/fixtures/bodysig", name)) as f:
+        return base64.b64decode("".join(l for l in f.read().splitlines() if not l.startswith("-----")))
+
+
+for name in ["rsa-2048.pub.pem", "other-rsa-2048.pub.pem"]:
+    spki = pem_der(name)
+    add("rsa", b"\x00" + spki)
+    add("rsa", b"\x00" + spki[:-1])
+    add("rsa", b"\x00" + spki + b"\x00")
+    # The PKCS#1 key inside the BIT STRING (0x03 0x82 <len> 0x00 <key>).
+    at = spki.index(b"\x03\x82") + 5
+    pkcs1 = spki[at:]
+    add("rsa", b"\x01" + pkcs1)
+    add("rsa", b"\x01" + pkcs1[:-3])
+    n = pkcs1[8:8 + 257].lstrip(b"\x00")
+    for e in [65537, 3, 2**33 - 1, 2**33 + 1, 65536]:
+        for sig in [b"\x00" * 255 + b"\x02", b"\xff" * 256, n, b"\x01" * 16]:
+            add("rsa", b"\x02" + struct.pack(">H", len(n)) + n + struct.pack(">Q", e) + sig)
+add("rsa", b"\x01" + pem_der("rsa-2048.pkcs1.pub.pem"))
+for n, e in [(b"\xc5", 3), (b"\x00\xc5", 5), (b"\x03", 3), (b"\xff" * 513, 3), (b"\xff" * 512, 65537)]:
+    add("rsa", b"\x02" + struct.pack(">H", len(n)) + n + struct.pack(">Q", e) + b"\x42" * len(n))
+add("rsa", b"\x00\x30\x81\x05\x02\x01\x05\x02\x01\x03")
+add("rsa", b"\x01\x30\x06\x02\x01\x05\x02\x01\x03")
+
 for target, items in seeds.items():
     d = os.path.join(OUT, target)
     os.makedirs(d, exist_ok=True)

@@ -129,6 +129,10 @@ fn traceparent() {
 fn records() {
     replay("records")
 }
+#[test]
+fn rsa() {
+    replay("rsa")
+}
 
 /// While the jwt target leaves out the inputs of the known `nbf` bug (issue 12, item 1), the bug
 /// must still be there: once its fix lands this fails, and `SKIP_KNOWN_NBF_BUG` in

@@ -17,6 +17,7 @@ use edge_interceptors::base::request::{RequestView, Target, TestRequest};
 use edge_interceptors::crypto::digest::{check_content_digest, content_digest, DigestAlg};
 use edge_interceptors::crypto::gentoken::{self, Invalid, Kind, Scope, TokenKeys};
 use edge_interceptors::crypto::httpsig::{self, Algorithm};
+use edge_interceptors::crypto::rsa_pkcs1::{RsaPublicKey, SHA224_PREFIX};
 use edge_interceptors::crypto::sfv::{self, SfType};
 use edge_interceptors::interceptors::client_id_secret_encoded;
 use edge_interceptors::interceptors::jwt::claims::{self, ClaimRules, Registered};
@@ -38,6 +39,7 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("gentoken", gentoken),
     ("traceparent", traceparent),
     ("records", records),
+    ("rsa", rsa),
 ];
 
 /// The first `n - 1` lines of `text` and the rest (which may hold more newlines); missing
@@ -518,4 +520,87 @@ pub fn records(data: &[u8]) {
     let _ = edge_interceptors::crypto::keys::parse_pem(s);
     let _ = records::token_key_and_fingerprint(s);
     let _ = records::app_key(s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RSA public keys and PKCS#1 v1.5 verification (src/crypto/rsa_pkcs1.rs), against the `rsa`
+// crate it replaced: the same keys accepted, the same public operation.
+
+/// Binary. The first byte chooses what the rest is: 0 — a DER SubjectPublicKeyInfo; 1 — a DER
+/// PKCS#1 RSAPublicKey; otherwise `<n length: 2 bytes, big-endian, at most 520><n><e: 8
+/// bytes><signature>`, and the signature is also checked as a SHA-224 one over an empty body.
+pub fn rsa(data: &[u8]) {
+    use rsa::pkcs1::DecodeRsaPublicKey;
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::traits::PublicKeyParts;
+    let Some((mode, rest)) = data.split_first() else {
+        return;
+    };
+    let (ours, theirs, sig) = match mode {
+        0 => (
+            RsaPublicKey::from_spki_der(rest),
+            rsa::RsaPublicKey::from_public_key_der(rest).ok(),
+            &[][..],
+        ),
+        1 => (
+            RsaPublicKey::from_pkcs1_der(rest),
+            rsa::RsaPublicKey::from_pkcs1_der(rest).ok(),
+            &[][..],
+        ),
+        _ => {
+            let Some((len, rest)) = rest.split_first_chunk::<2>() else {
+                return;
+            };
+            let len = usize::from(u16::from_be_bytes(*len))
+                .min(520)
+                .min(rest.len());
+            let (n, rest) = rest.split_at(len);
+            let Some((e, sig)) = rest.split_first_chunk::<8>() else {
+                return;
+            };
+            let theirs = rsa::RsaPublicKey::new(
+                rsa::BigUint::from_bytes_be(n),
+                rsa::BigUint::from_bytes_be(e),
+            );
+            (RsaPublicKey::new(n, e), theirs.ok(), sig)
+        }
+    };
+    assert_eq!(ours.is_ok(), theirs.is_some(), "{ours:?}");
+    let (Ok(key), Some(theirs)) = (ours, theirs) else {
+        return;
+    };
+    assert_eq!(key.bits(), theirs.n().bits());
+    assert_eq!(key.size(), theirs.size());
+    assert_eq!(
+        RsaPublicKey::from_spki_der(&key.to_spki_der()).as_ref(),
+        Ok(&key)
+    );
+    // The public operation, on the input's signature and on a value from it below n.
+    let mut s = sig.to_vec();
+    s.resize(key.size(), 0);
+    if let Some(first) = s.first_mut() {
+        *first = 0;
+    }
+    for s in [sig, &s[..]] {
+        let want =
+            (s.len() == theirs.size() && rsa::BigUint::from_bytes_be(s) < *theirs.n()).then(|| {
+                let m = rsa::BigUint::from_bytes_be(s).modpow(theirs.e(), theirs.n());
+                let m = m.to_bytes_be();
+                let mut out = vec![0u8; theirs.size().saturating_sub(m.len())];
+                out.extend(m);
+                out
+            });
+        assert_eq!(key.rsavp1(s), want);
+        let hashed = [0u8; 28];
+        assert_eq!(
+            key.verify_pkcs1v15(SHA224_PREFIX, &hashed, s),
+            theirs
+                .verify(
+                    rsa::Pkcs1v15Sign::new_unprefixed(),
+                    &[SHA224_PREFIX, &hashed].concat(),
+                    s
+                )
+                .is_ok()
+        );
+    }
 }

@@ -18,10 +18,9 @@
 //! RSA keys ([`RsaKey`]) are read from PEM (`PUBLIC KEY` = SubjectPublicKeyInfo, or
 //! `RSA PUBLIC KEY` = PKCS#1) or DER, and can give their SPKI DER (encoded on demand).
 
+use crate::crypto::rsa_pkcs1::{RsaPublicKey, SHA224_PREFIX};
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use rsa::pkcs1::DecodeRsaPublicKey;
-use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
 use sha2::{Digest, Sha224, Sha256};
 
 /// A body-signature algorithm, by its Java name.
@@ -219,7 +218,7 @@ pub fn decode_signature(value: &str) -> Result<Vec<u8>, BodySigError> {
 /// An RSA public key for body signatures.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RsaKey {
-    key: rsa::RsaPublicKey,
+    key: RsaPublicKey,
 }
 
 impl std::fmt::Debug for RsaKey {
@@ -235,11 +234,7 @@ impl RsaKey {
         let (label, der) = pem_decode(pem).ok_or_else(|| BodySigError::BadKey("not PEM".into()))?;
         match label {
             "PUBLIC KEY" => RsaKey::from_der(&der),
-            "RSA PUBLIC KEY" => {
-                let key = rsa::RsaPublicKey::from_pkcs1_der(&der)
-                    .map_err(|e| BodySigError::BadKey(e.to_string()))?;
-                RsaKey::from_key(key)
-            }
+            "RSA PUBLIC KEY" => RsaKey::from_key(RsaPublicKey::from_pkcs1_der(&der)),
             other => Err(BodySigError::BadKey(format!(
                 "PEM label {other:?}; expected PUBLIC KEY or RSA PUBLIC KEY"
             ))),
@@ -248,37 +243,27 @@ impl RsaKey {
 
     /// Reads a DER SubjectPublicKeyInfo (rsaEncryption).
     pub fn from_der(der: &[u8]) -> Result<RsaKey, BodySigError> {
-        let key = rsa::RsaPublicKey::from_public_key_der(der)
-            .map_err(|e| BodySigError::BadKey(e.to_string()))?;
-        RsaKey::from_key(key)
+        RsaKey::from_key(RsaPublicKey::from_spki_der(der))
     }
 
     /// An RSA key from its modulus and public exponent (big-endian bytes, as in a JWK's `n`
     /// and `e`).
     pub fn from_components(n: &[u8], e: &[u8]) -> Result<RsaKey, BodySigError> {
-        let key = rsa::RsaPublicKey::new(
-            rsa::BigUint::from_bytes_be(n),
-            rsa::BigUint::from_bytes_be(e),
-        )
-        .map_err(|e| BodySigError::BadKey(e.to_string()))?;
-        RsaKey::from_key(key)
+        RsaKey::from_key(RsaPublicKey::new(n, e))
     }
 
-    fn from_key(key: rsa::RsaPublicKey) -> Result<RsaKey, BodySigError> {
-        Ok(RsaKey { key })
+    fn from_key(key: Result<RsaPublicKey, &'static str>) -> Result<RsaKey, BodySigError> {
+        key.map(|key| RsaKey { key })
+            .map_err(|e| BodySigError::BadKey(e.into()))
     }
 
     /// The SubjectPublicKeyInfo DER (encoded on demand: verification never needs it).
     pub fn spki_der(&self) -> Vec<u8> {
-        self.key
-            .to_public_key_der()
-            .map(|d| d.into_vec())
-            .unwrap_or_default()
+        self.key.to_spki_der()
     }
 
-    /// The modulus size in bits.
+    /// The modulus size in bits (its size in bytes × 8).
     pub fn bits(&self) -> usize {
-        use rsa::traits::PublicKeyParts;
         self.key.size().saturating_mul(8)
     }
 }
@@ -296,9 +281,7 @@ fn pem_decode(pem: &str) -> Option<(&str, Vec<u8>)> {
 /// Verifies an `SHA224withRSA` (RSASSA-PKCS1-v1_5, SHA-224) signature over `body`.
 pub fn verify_rsa_sha224(key: &RsaKey, body: &[u8], signature: &[u8]) -> bool {
     let hashed = Sha224::digest(body);
-    key.key
-        .verify(rsa::Pkcs1v15Sign::new::<Sha224>(), &hashed, signature)
-        .is_ok()
+    key.key.verify_pkcs1v15(SHA224_PREFIX, &hashed, signature)
 }
 
 /// Verifies an `HmacSHA256` signature over `body` with `secret`, in constant time.

@@ -543,11 +543,9 @@ pub fn parse_pem(pem: &str) -> Result<Vec<u8>, String> {
 /// The size in bits of the modulus of an RSA SubjectPublicKeyInfo (the same check as for JWKs:
 /// a PEM key is no way around it).
 fn spki_rsa_bits(der: &[u8]) -> Result<usize, String> {
-    use rsa::pkcs8::DecodePublicKey;
-    use rsa::traits::PublicKeyParts;
-    let key = rsa::RsaPublicKey::from_public_key_der(der)
+    let key = crate::crypto::rsa_pkcs1::RsaPublicKey::from_spki_der(der)
         .map_err(|_| "the PEM key is not a valid RSA public key".to_string())?;
-    Ok(key.n().bits())
+    Ok(key.bits())
 }
 
 /// The kind of key a DER SubjectPublicKeyInfo holds, by its algorithm identifier.

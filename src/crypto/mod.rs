@@ -23,6 +23,7 @@ pub mod gentoken;
 pub mod httpsig;
 pub mod jobs;
 pub mod keys;
+pub mod rsa_pkcs1;
 pub mod sfv;
 
 /// The first 8 bytes of `bytes` (a digest) as a big-endian integer; missing bytes count as 0.
