@@ -1,7 +1,7 @@
 //! The Worker adapter: the only code that touches the Workers runtime.
 //!
-//! `fetch` is a plain synchronous `#[wasm_bindgen]` export (worker-build's shim calls it with
-//! the request, env and ctx). On the warm path every record is in the per-isolate cache, the
+//! `fetch` is a plain synchronous `#[wasm_bindgen]` export (the entry module,
+//! `src/worker/entry.js`, calls it with the request, env and ctx). On the warm path every record is in the per-isolate cache, the
 //! core decides synchronously, and the runtime's own `fetch` promise (or the reply) is returned:
 //! no executor, no future. Only when something is missing (a record, a key set, a signature
 //! verdict) does the request wait: everything a round needs is started at once and one
@@ -26,11 +26,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Request, Response};
 
-// worker-build's shim calls exports of the `worker` crate: keep it linked, although KV is read
-// through the binding directly (one call per key, no options object) since the cold path
-// became a promise continuation.
-extern crate worker as _;
-
 const KV_BINDING: &str = "RECORDS";
 const POLICY_BINDING: &str = "POLICY";
 /// The nonce store's Durable Object namespace (RFC 9421 replay protection).
@@ -49,9 +44,6 @@ extern "C" {
     /// callback through which losses of a trapped instance are reported.
     #[wasm_bindgen(js_name = init)]
     fn glue_init(always_remove: &str, report_loss: &JsValue);
-    /// The panic hook's note that this instance is about to trap.
-    #[wasm_bindgen(js_name = noteTrap)]
-    fn glue_note_trap();
     /// The header names [`glue_head`] reads from every request, "\n"-separated.
     #[wasm_bindgen(js_name = setHeadNames)]
     fn glue_set_head_names(names: &str);
@@ -189,16 +181,6 @@ fn random_u32() -> u32 {
     (Math::random() * 4_294_967_296.0) as u32
 }
 
-/// Records the panic for the report of the next instance (the glue keeps the count), then
-/// lets the `worker` crate's hook log it and mark the instance for re-instantiation.
-fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        glue_note_trap();
-        previous(info);
-    }));
-}
-
 /// A panic on purpose, for the end-to-end test of what a trap does to the requests around it.
 /// Only in builds with the `trap-trigger` feature (`scripts/build-test.sh`); the deployable
 /// bundle is checked not to contain it (tests/e2e/trap.test.mjs).
@@ -277,7 +259,6 @@ fn with_state<T>(env: &JsValue, f: impl FnOnce(&mut State) -> T) -> T {
                 u64::from_le_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
                 u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]),
             );
-            install_panic_hook();
             let policy = load_config(env);
             let settings = policy.as_ref().map(|p| p.cache).unwrap_or_default();
             let names = match &policy {

@@ -18,10 +18,9 @@ export default {
   },
 };
 
-/** The wasm instance's number: the `worker` crate's start function counts instantiations. */
+/** The wasm instance's number: the start function counts instantiations (src/worker/start.rs). */
 function instanceId() {
-  const s = globalThis.__worker_init_state;
-  return s ? s.instanceId : 0;
+  return globalThis.__edgeInstance | 0;
 }
 
 /** A Durable Object class around a Rust class, made again after the wasm instance was. */

@@ -193,6 +193,8 @@ describe('a trap does not take the requests around it down', () => {
     // The 3 denials' entries (2 each) were buffered, and each forwarded request's trace (2) lost.
     assert.ok(total('trace_entries_lost') >= 6 + 5 * 2, JSON.stringify(reports(gw.output())));
     assert.ok(!gw.output().includes(TOKEN), 'no raw credential in the console');
+    // The panic's message, written by the panic hook (src/worker/start.rs) before the trap.
+    assert.ok(gw.output().includes('Rust panic: panicked at'), gw.output().slice(-1500));
   });
 
   test('the memory probe answers the size of the wasm linear memory', T, async () => {
