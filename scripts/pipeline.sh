@@ -53,12 +53,16 @@ else
 fi
 
 cp src/worker/entry.js "$stage/entry.js"
-# The wasm stays a separate module (wrangler and Miniflare load it as CompiledWasm); its import
-# in wbg/index.js is rewritten to the bundle's folder.
+# The wasm stays a separate module (wrangler and Miniflare load it as CompiledWasm). esbuild
+# keeps an external import as written ("./index_bg.wasm" in wbg/index.js), which is where the
+# wasm is put beside the bundle: checked, not rewritten.
 "$ESBUILD_BIN" "$stage/entry.js" --bundle --format=esm --minify \
   --external:'*.wasm' --external:'cloudflare:*' --outfile="$stage/index.js" --log-level=warning \
   --log-override:duplicate-object-key=silent
-sed -i 's#"\./wbg/index_bg\.wasm"#"./index_bg.wasm"#; s#"\./index_bg\.wasm"#"./index_bg.wasm"#' "$stage/index.js"
+if ! grep -q 'from *"\./index_bg\.wasm"' "$stage/index.js"; then
+  say "the bundle does not import ./index_bg.wasm: check wasm-bindgen's output and esbuild's"
+  exit 1
+fi
 rm -rf "$stage/wbg" "$stage/entry.js"
 
 rm -rf "$out.old"
