@@ -17,9 +17,12 @@ pub struct SigJob {
     /// Import and verify parameters (the hash is bound at import for RSA, so the imported key
     /// is kept under [`SigJob::crypto_key_id`]).
     pub wc: WebCrypto,
-    /// The signed bytes.
+    /// The signed bytes (empty when [`SigJob::over_body`]).
     pub data: Vec<u8>,
     pub signature: Vec<u8>,
+    /// The signed bytes are the request body: the runtime verifies over the body it reads in
+    /// the same round (or has read), so a body signature takes one round, not two.
+    pub over_body: bool,
 }
 
 impl SigJob {
@@ -41,6 +44,33 @@ impl SigJob {
             wc,
             data,
             signature,
+            over_body: false,
+        }
+    }
+
+    /// A signature over the request body, asked before or after the body is read. Its id
+    /// names the key, the parameters and the signature, and says "body" (a request has one
+    /// body: the verdict is kept beside this request only, never shared), so it is known
+    /// before the body is, and the body is not hashed for it.
+    pub fn over_body(key: Arc<Key>, wc: WebCrypto, signature: Vec<u8>) -> SigJob {
+        let mut h = Sha256::new();
+        for part in [
+            &key.id.to_be_bytes()[..],
+            wc.name.as_bytes(),
+            wc.hash.unwrap_or("").as_bytes(),
+            b"body",
+            &signature,
+        ] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        SigJob {
+            id: format!("sig:body:{}", hex::encode(h.finalize())),
+            key,
+            wc,
+            data: Vec::new(),
+            signature,
+            over_body: true,
         }
     }
 

@@ -301,9 +301,24 @@ impl DigitalSignature {
             }
             return deny(Cause::Malformed, why);
         };
+        // The body, or the needs that read it (`Err`).
         let body = match self.body(call) {
-            Ok(b) => b,
+            Ok(b) => Ok(b),
+            Err(Check::Need(needs)) => Err(needs),
             Err(c) => return c,
+        };
+        // A signature WebCrypto verifies is asked together with the body: the runtime verifies
+        // over the body as soon as it is read, so the request takes one round, not two.
+        let body = match (body, alg.webcrypto()) {
+            (Ok(b), _) => b,
+            (Err(mut needs), Some(wc)) => {
+                let keys = app_keys(app, |k| k.kind == Kind::Rsa && is_pkcs1(k.alg));
+                needs.extend(keys.into_iter().map(|k| {
+                    Need::Signature(Arc::new(SigJob::over_body(k, wc, signature.clone())))
+                }));
+                return Check::Need(needs);
+            }
+            (Err(needs), None) => return Check::Need(needs),
         };
         let valid = match alg {
             BodyAlg::HmacSha256 => {
@@ -335,7 +350,7 @@ impl DigitalSignature {
                     Some(wc) => {
                         let jobs: Vec<SigJob> = keys
                             .into_iter()
-                            .map(|k| SigJob::new(k, wc, body.to_vec(), signature.clone()))
+                            .map(|k| SigJob::over_body(k, wc, signature.clone()))
                             .collect();
                         match settle(call, jobs) {
                             Ok(v) => v,

@@ -544,11 +544,32 @@ fn wait(mut w: Waiting, needs: Vec<Need>) -> Promise {
     }
     let kv = Reflect::get(&w.env, &JsValue::from_str(KV_BINDING)).unwrap_or(JsValue::UNDEFINED);
     let promises = js_sys::Array::new_with_length(asked.len() as u32);
+    // The body: read in this round (signatures over it are verified as soon as it is), or
+    // read before.
+    let body: Option<JsValue> = match asked.iter().find_map(|n| match n {
+        Need::Body(max) => Some(*max),
+        _ => None,
+    }) {
+        Some(max) => Some(glue_read_body(&w.view.req, max as f64).into()),
+        None if asked
+            .iter()
+            .any(|n| matches!(n, Need::Signature(job) if job.over_body)) =>
+        {
+            w.view
+                .body
+                .get()
+                .map(|b| js_sys::Uint8Array::from(b.as_slice()).into())
+        }
+        None => None,
+    };
     for (i, need) in asked.iter().enumerate() {
         let p = match need {
             Need::Kv(key) => glue_kv_get(&kv, key, w.timeouts.kv_ms as f64),
-            Need::Body(max) => glue_read_body(&w.view.req, *max as f64),
-            Need::Signature(job) => jwt::verify_signature(job),
+            Need::Body(_) => body.clone().map_or_else(
+                || Promise::reject(&JsValue::from_str("no body read")),
+                Promise::unchecked_from_js,
+            ),
+            Need::Signature(job) => jwt::verify_signature(job, body.as_ref()),
             Need::Nonce(claim) => glue_claim_nonce(
                 &Reflect::get(&w.env, &JsValue::from_str(NONCE_BINDING))
                     .unwrap_or(JsValue::UNDEFINED),

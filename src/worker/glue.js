@@ -356,6 +356,26 @@ export function verdict(p) {
   );
 }
 
+/**
+ * A signature over the request body, verified as soon as the body is read: `body` is the
+ * bytes or a promise of them (glue `readBody`: null when larger than the limit), `key` a
+ * `CryptoKey` or a promise of one. Resolves to true or false — false when there is no body to
+ * verify (too large, or reading it failed: the body's own result says why); rejects when the
+ * key could not be imported.
+ */
+export function verifyOver(body, key, params, signature) {
+  return Promise.all([Promise.resolve(body).catch(() => null), key]).then(([b, k]) => {
+    if (b === null || b === undefined) return false;
+    let p;
+    try {
+      p = crypto.subtle.verify(params, k, signature, b);
+    } catch {
+      return false;
+    }
+    return verdict(p);
+  });
+}
+
 /** A response written by the gateway itself (denials, faults, routing misses). */
 export function reply(status, contentType, body, allow) {
   const headers = { "content-type": contentType };

@@ -35,6 +35,16 @@ extern "C" {
     /// `crypto.subtle.verify(...)`'s promise as a plain true/false: a rejection of the
     /// signature bytes is a bad signature.
     fn verdict(p: &Promise) -> Promise;
+    /// `crypto.subtle.verify(params, key, signature, body)` once `body` (bytes, or a promise
+    /// of them) and `key` (a `CryptoKey` or a promise of one) are there: true or false; false
+    /// when the body is null or could not be read; rejects when the key could not be imported.
+    #[wasm_bindgen(js_name = verifyOver)]
+    fn verify_over(
+        body: &JsValue,
+        key: &JsValue,
+        params: &Object,
+        signature: &Uint8Array,
+    ) -> Promise;
 }
 
 thread_local! {
@@ -106,10 +116,33 @@ pub fn promise_for(need: &Need) -> Promise {
 
 /// The promise verifying a signature over request data (Digital Signature) with an app's key:
 /// resolves to true or false (whatever the signature bytes), rejects only when the key cannot
-/// be imported.
-pub fn verify_signature(job: &Arc<SigJob>) -> Promise {
+/// be imported. A job over the request body is verified over `body`: this round's read of it
+/// (a promise of the bytes, or of null when it was too large) or the bytes read before.
+pub fn verify_signature(job: &Arc<SigJob>, body: Option<&JsValue>) -> Promise {
     let id = job.crypto_key_id();
-    match CRYPTO_KEYS.with(|m| m.borrow().get(&id).cloned()) {
+    let cached = CRYPTO_KEYS.with(|m| m.borrow().get(&id).cloned());
+    if job.over_body {
+        let key: JsValue = match cached {
+            Some(key) => key.into(),
+            None => {
+                let job = job.clone();
+                wasm_bindgen_futures::future_to_promise(async move {
+                    crypto_key(id, &job.key, &job.wc)
+                        .await
+                        .map(JsValue::from)
+                        .map_err(JsValue::from)
+                })
+                .into()
+            }
+        };
+        return verify_over(
+            body.unwrap_or(&JsValue::NULL),
+            &key,
+            &verify_params(&job.wc),
+            &Uint8Array::from(job.signature.as_slice()),
+        );
+    }
+    match cached {
         Some(key) => verify(&job.wc, &key, &job.signature, &job.data),
         None => {
             let job = job.clone();
