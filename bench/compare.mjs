@@ -306,6 +306,11 @@ try {
   const rows = [["case", "target", "CPU µs/req Rust", "twin", "bare", "Rust/twin CPU [paired]", "verdict", "req/s Rust", "twin", "bare", "valid runs R/T/B"]];
   const verdicts = [];
   const results = [];
+  // What each target leaves the Rust Worker above a bare pass-through, in µs of this run: the
+  // bare Worker forwards the same request with nothing else (no policy, no trace, no time
+  // limit), so no Worker that forwards can cost less than it. A negative allowance is a target
+  // under the bare pass-through's own cost.
+  const gapRows = [["case", "target", "bare µs", "twin − bare", "target × twin − bare (Rust's allowance)", "Rust − bare", "(Rust − bare) / (twin − bare)"]];
   const baseRows = [["case", "CPU µs/req Rust", "base", "Rust/base [paired]", "Rust − base µs", "twin", "base/twin [paired]", "Rust/twin [paired]", "valid runs R/base"]];
   for (const c of live) {
     const [R, T, B] = ["rust", "twin", "bare"].map((impl) => stat(jobs.find((j) => j.c === c && j.impl === impl)));
@@ -317,6 +322,10 @@ try {
     verdicts.push(verdict);
     const range = (s) => (s.n ? `${L.f0(s.cpu)} (${L.f0(L.min(s.cpus))}–${L.f0(L.max(s.cpus))})` : "-");
     rows.push([c.id, `≤ ${target.toFixed(2)} (${c.kind})`, range(R), range(T), range(B), `${L.f2(ratio)} [${L.f2(pr)}]`, verdict, L.f0(R.rps), L.f0(T.rps), L.f0(B.rps), `${R.n}/${T.n}/${B.n} of ${R.of}`]);
+    if (c.expect === 200) {
+      const allowance = target * T.cpu - B.cpu;
+      gapRows.push([c.id, `≤ ${target.toFixed(2)}`, L.f0(B.cpu), L.f0(T.cpu - B.cpu), `${L.f0(allowance)}${allowance < 0 ? " (below bare)" : ""}`, L.f0(R.cpu - B.cpu), L.f2((R.cpu - B.cpu) / (T.cpu - B.cpu))]);
+    }
     const res = { case: c.id, label: c.label, kind: c.kind, target, rustCpu: R.cpu, twinCpu: T.cpu, bareCpu: B.cpu, ratio, paired: pr, verdict, rustRps: R.rps, twinRps: T.rps, bareRps: B.rps };
     if (c.bareTarget) {
       const rb = R.cpu / B.cpu;
@@ -338,6 +347,11 @@ try {
   }
   console.log("");
   console.log(L.table(rows));
+  if (gapRows.length > 1) {
+    console.log("");
+    console.log("What each target leaves the Rust Worker above the bare pass-through (µs per request, this run; the denial case is left out: the bare Worker forwards those requests):");
+    console.log(L.table(gapRows));
+  }
   if (base) {
     console.log("");
     console.log(`Rust (RUST_BUNDLE) against base (BASE_BUNDLE), same run:`);
