@@ -200,7 +200,7 @@ pub fn authenticate(app: Option<&App>, p: &Presented) -> Result<(), (Cause, &'st
 
 /// The SHA-256 hex of a secret, as `client_secret_sha256` stores it (tests, tools).
 pub fn secret_hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    crate::base::hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 #[cfg(test)]

@@ -707,7 +707,7 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
         server.allows(GrantType::RefreshToken) && app_allows(app, GrantType::RefreshToken);
     let new_refresh = tokens::token(server.token_format, input.random.refresh());
     let issue = |with_refresh: bool| Issue {
-        family: hex::encode(input.random.family()),
+        family: crate::base::hex::encode(input.random.family()),
         access: access_hash.clone(),
         access_expires_at: now.saturating_add(access_s as i64),
         refresh: with_refresh.then(|| tokens::hash_hex(&new_refresh)),
@@ -951,7 +951,7 @@ fn access_token(server: &Server, input: &Input<'_>, known: &Known<'_>) -> Result
                     ))
                 }
             };
-            let family = hex::encode(input.random.family());
+            let family = crate::base::hex::encode(input.random.family());
             let facts = |kind, expires_at| Facts {
                 client_id: &c.id,
                 kind,

@@ -62,7 +62,7 @@ pub fn uuid(b: [u8; 16]) -> String {
     let mut b = b;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
+    let h = crate::base::hex::encode(b);
     format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],
@@ -87,7 +87,7 @@ pub fn token(format: TokenFormat, bytes: [u8; 32]) -> String {
 
 /// The lowercase hex SHA-256 of a token, code or refresh token (the only form stored).
 pub fn hash_hex(secret: &str) -> String {
-    hex::encode(records::token_hash(secret))
+    crate::base::hex::encode(records::token_hash(secret))
 }
 
 /// Records stay in KV this long after they expire (for `edge-records token list/show`).

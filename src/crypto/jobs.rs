@@ -39,7 +39,7 @@ impl SigJob {
             h.update(part);
         }
         SigJob {
-            id: format!("sig:{}", hex::encode(h.finalize())),
+            id: format!("sig:{}", crate::base::hex::encode(h.finalize())),
             key,
             wc,
             data,
@@ -65,7 +65,7 @@ impl SigJob {
             h.update(part);
         }
         SigJob {
-            id: format!("sig:body:{}", hex::encode(h.finalize())),
+            id: format!("sig:body:{}", crate::base::hex::encode(h.finalize())),
             key,
             wc,
             data: Vec::new(),
@@ -119,7 +119,7 @@ impl NonceClaim {
             .unwrap_or_default()
             .checked_rem(shards.max(1))
             .unwrap_or_default();
-        let key = hex::encode(d);
+        let key = crate::base::hex::encode(d);
         NonceClaim {
             id: format!("nonce:{key}"),
             shard,
