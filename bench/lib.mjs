@@ -92,7 +92,7 @@ export async function rustBundle(dir = process.env.RUST_BUNDLE || path.join(REPO
 /**
  * The build's wasm with its function names: the shipped module has none (scripts/pipeline.sh),
  * so twiggy (size.mjs) and the profiler (profile.mjs) read wasm-bindgen's output the build keeps
- * in target/names/build.wasm, optimised here as the build does (-O) but with -g (names kept).
+ * in target/names/build.wasm, optimised here as the build does (scripts/wasm-opt-flags) but with -g (names kept).
  * Same code, same exports: only the name section differs. Returns its path.
  */
 export function namedWasm() {
@@ -100,8 +100,8 @@ export function namedWasm() {
   if (!fs.existsSync(named)) throw new Error("no target/names/build.wasm: run bash scripts/build.sh (a release build)");
   const out = path.join(REPO, "target/names/build-opt.wasm");
   if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(named).mtimeMs) {
-    const features = fs.readFileSync(path.join(REPO, "scripts/wasm-features"), "utf8").trim().split(/\s+/);
-    execFileSync(path.join(REPO, "node_modules/.bin/wasm-opt"), [named, "-o", out, "-O", "-g", ...features]);
+    const words = (f) => fs.readFileSync(path.join(REPO, "scripts", f), "utf8").trim().split(/\s+/);
+    execFileSync(path.join(REPO, "node_modules/.bin/wasm-opt"), [named, "-o", out, ...words("wasm-opt-flags"), "-g", ...words("wasm-features")]);
   }
   return out;
 }

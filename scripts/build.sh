@@ -2,7 +2,7 @@
 # Builds the Worker into build/ (entry build/index.js). BUILD_PROFILE=dev skips wasm-opt.
 #
 # Does nothing when build/ is newer than everything it is built from (src/, Cargo.toml,
-# Cargo.lock, wrangler.toml, this script, scripts/pipeline.sh) and was built with the same profile or release:
+# Cargo.lock, wrangler.toml, this script, scripts/pipeline.sh and the wasm-opt flags) and was built with the same profile or release:
 # `wrangler dev` runs this command at start-up and again when its file watcher becomes ready,
 # so the demo builds once. FORCE_BUILD=1 builds anyway.
 #
@@ -52,7 +52,7 @@ stamp=build/.edge-build
 if [ -z "${FORCE_BUILD:-}" ] && [ -f "$stamp" ] && [ -f build/index.js ]; then
   built=$(cat "$stamp")
   if [ "$built" = "$profile" ] || [ "$built" = release ]; then
-    newer=$(find src Cargo.toml Cargo.lock wrangler.toml scripts/build.sh scripts/pipeline.sh -newer "$stamp" -print -quit)
+    newer=$(find src Cargo.toml Cargo.lock wrangler.toml scripts/build.sh scripts/pipeline.sh scripts/wasm-opt-flags scripts/wasm-features -newer "$stamp" -print -quit)
     if [ -z "$newer" ]; then
       say "build/ is up to date ($built build, newer than src/, Cargo.toml, Cargo.lock, wrangler.toml): nothing to do"
       exit 0

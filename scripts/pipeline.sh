@@ -41,14 +41,19 @@ fi
 if [ "$profile" = dev ]; then
   mv "$stage/wbg/index_bg.wasm" "$stage/index_bg.wasm"
 else
-  # -O as worker-build ran it, without -g: the shipped module has no name section (function
-  # names, ~30 KB gzip; a panic's message comes from the panic hook, not from a symbolised
-  # stack). wasm-bindgen's output, names included, is kept in target/names/ for bench/size.mjs,
-  # which optimises it the same way with -g to name what twiggy counts.
+  # scripts/wasm-opt-flags: -O as worker-build ran it, but no function inlined only because it
+  # has one caller (wasm-opt's default inlines every such function, whatever its size: the
+  # pipeline's `decide` grew to ~117 KB with every interceptor in it, and V8 compiled all of it
+  # on the first request; without it the first request of a cold isolate costs ~40 % less CPU
+  # and the wasm is ~5 KB gzip smaller, warm requests the same: docs/performance.md, Cold
+  # start). Without -g: the shipped module has no name section (function names, ~30 KB gzip;
+  # a panic's message comes from the panic hook, not from a symbolised stack). wasm-bindgen's
+  # output, names included, is kept in target/names/ for bench/size.mjs and bench/profile.mjs,
+  # which optimise it the same way with -g to name what twiggy and the profiler count.
   named="$target_dir/names/$(basename "$out").wasm"
   mkdir -p "$(dirname "$named")"
   cp "$stage/wbg/index_bg.wasm" "$named"
-  "$WASM_OPT_BIN" "$stage/wbg/index_bg.wasm" -o "$stage/index_bg.wasm" -O --strip-producers $(cat scripts/wasm-features)
+  "$WASM_OPT_BIN" "$stage/wbg/index_bg.wasm" -o "$stage/index_bg.wasm" $(cat scripts/wasm-opt-flags) --strip-producers $(cat scripts/wasm-features)
   rm "$stage/wbg/index_bg.wasm"
 fi
 
