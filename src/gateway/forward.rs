@@ -38,6 +38,56 @@ pub struct ForwardPlan {
     pub timeout_ms: u64,
 }
 
+impl ForwardPlan {
+    /// What the glue's `forward` (src/worker/glue.js) is told of the plan, as one string (one
+    /// copy out of wasm memory, not four): the URL, the header names to remove, the headers to
+    /// set (`traceparent` first) and the headers to add to the origin's response, separated by
+    /// NUL; within each part, names and values separated by "\n". Neither can be in a URL, a
+    /// header name or a header value (the runtime refuses them in headers; identity values are
+    /// made header-safe).
+    pub fn glue_text(&self, traceparent: &str) -> String {
+        // At least the length, so the string is allocated once (lengths of strings in memory:
+        // the sum cannot overflow, saturating all the same).
+        let len = [self.url.len(), traceparent.len(), 16]
+            .into_iter()
+            .chain(self.remove.iter().map(|n| n.len().saturating_add(1)))
+            .chain(
+                self.set
+                    .iter()
+                    .chain(&self.response_headers)
+                    .map(|(n, v)| n.len().saturating_add(v.len()).saturating_add(2)),
+            )
+            .fold(0usize, usize::saturating_add);
+        let mut out = String::with_capacity(len);
+        out.push_str(&self.url);
+        out.push('\0');
+        for (i, name) in self.remove.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(name);
+        }
+        out.push_str("\0traceparent\n");
+        out.push_str(traceparent);
+        for (name, value) in &self.set {
+            out.push('\n');
+            out.push_str(name);
+            out.push('\n');
+            out.push_str(value);
+        }
+        out.push('\0');
+        for (i, (name, value)) in self.response_headers.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(name);
+            out.push('\n');
+            out.push_str(value);
+        }
+        out
+    }
+}
+
 /// Headers the adapter deletes from every forwarded request: the hop-by-hop headers the
 /// runtime does not drop itself (`Proxy-*`) and incoming copies of the identity headers.
 /// Computed once per isolate.
@@ -155,6 +205,48 @@ pub fn header_safe(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glue_text_has_four_parts_the_glue_splits() {
+        let plan = ForwardPlan {
+            url: "https://origin.example/a?b=c".into(),
+            remove: vec!["authorization".into(), "x-key".into()],
+            set: vec![
+                ("x-client-id".into(), "c1".into()),
+                ("x-app".into(), "A".into()),
+            ],
+            response_headers: vec![],
+            timeout_ms: 30_000,
+        };
+        let text = plan.glue_text("00-aa-bb-01");
+        // The estimate holds the whole text (a reallocation would have doubled the capacity).
+        assert!(text.capacity() - text.len() <= 16, "allocated once");
+        let parts: Vec<&str> = text.split('\0').collect();
+        assert_eq!(
+            parts,
+            [
+                "https://origin.example/a?b=c",
+                "authorization\nx-key",
+                "traceparent\n00-aa-bb-01\nx-client-id\nc1\nx-app\nA",
+                "",
+            ]
+        );
+        let plan = ForwardPlan {
+            remove: vec![],
+            set: vec![],
+            response_headers: vec![
+                ("set-cookie".into(), "a=1".into()),
+                ("x-y".into(), "z".into()),
+            ],
+            ..plan
+        };
+        let text = plan.glue_text("t");
+        let parts: Vec<&str> = text.split('\0').collect();
+        assert_eq!(
+            parts[1..],
+            ["", "traceparent\nt", "set-cookie\na=1\nx-y\nz"]
+        );
+    }
     use crate::base::request::TestRequest;
     use std::sync::Arc;
 

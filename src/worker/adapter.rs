@@ -52,14 +52,13 @@ extern "C" {
     #[wasm_bindgen(js_name = head)]
     fn glue_head(req: &Request, with_colo: bool) -> Option<String>;
     /// `fetch(url, { method, headers, body })` with the header changes applied, in one call,
-    /// with a time limit on the origin's response headers.
+    /// with a time limit on the origin's response headers. `plan`: the URL, the names to
+    /// remove, the headers to set and the response's headers as one string
+    /// ([`crate::gateway::forward::ForwardPlan::glue_text`]).
     #[wasm_bindgen(js_name = forward)]
     fn glue_forward(
         req: &Request,
-        url: &str,
-        remove: &str,
-        set: &str,
-        response_headers: &str,
+        plan: &str,
         on_error: &JsValue,
         slot: u32,
         on_ok: &JsValue,
@@ -740,23 +739,7 @@ fn respond(
                     });
                 }
             });
-            let mut set = String::from("traceparent\n");
-            set.push_str(&traceparent);
-            for (name, value) in &plan.set {
-                set.push('\n');
-                set.push_str(name);
-                set.push('\n');
-                set.push_str(value);
-            }
-            let mut response_headers = String::new();
-            for (name, value) in &plan.response_headers {
-                if !response_headers.is_empty() {
-                    response_headers.push('\n');
-                }
-                response_headers.push_str(name);
-                response_headers.push('\n');
-                response_headers.push_str(value);
-            }
+            let plan_text = plan.glue_text(&traceparent);
             SETTLE.with(|s| {
                 let on_ok = if log {
                     s.ok.as_ref().clone()
@@ -765,10 +748,7 @@ fn respond(
                 };
                 glue_forward(
                     &view.req,
-                    &plan.url,
-                    &plan.remove.join("\n"),
-                    &set,
-                    &response_headers,
+                    &plan_text,
                     s.err.as_ref(),
                     slot,
                     &on_ok,

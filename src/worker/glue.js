@@ -208,9 +208,11 @@ const TEXT = "text/plain; charset=utf-8";
 
 /**
  * Forwards `req` to `url` as `fetch(url, { method, headers, body })` with the original body
- * stream, or with `bytes` when an interceptor has read the body. `remove` and `set` are
- * "\n"-separated (names; name/value pairs). `respHeaders` ("\n"-separated name/value pairs,
- * usually empty) are added to the origin's response, whose body streams through unread.
+ * stream, or with `bytes` when an interceptor has read the body. `plan` is four parts
+ * separated by NUL (one string out of wasm memory): the URL, the names to remove and the
+ * headers to set ("\n"-separated names; name/value pairs), and the headers ("\n"-separated
+ * name/value pairs, usually none) added to the origin's response, whose body streams through
+ * unread.
  *
  * The origin has `timeoutMs` to send its response headers (the body then streams without a
  * limit); past it the request is aborted and `onError(slot, TimeoutError)` answers. On a
@@ -222,7 +224,12 @@ const TEXT = "text/plain; charset=utf-8";
  *
  * One `then` with both handlers on the runtime's promise (no chain of promises per request).
  */
-export function forward(req, url, remove, set, respHeaders, onError, slot, onOk, bytes, timeoutMs, entries) {
+export function forward(req, plan, onError, slot, onOk, bytes, timeoutMs, entries) {
+  const parts = plan.split("\0");
+  const url = parts[0];
+  const remove = parts[1];
+  const set = parts[2];
+  const respHeaders = parts[3];
   const headers = new Headers(req.headers);
   for (let i = 0; i < alwaysRemove.length; i++) headers.delete(alwaysRemove[i]);
   if (remove) {
