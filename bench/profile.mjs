@@ -10,6 +10,7 @@
 //   PROFILE_DIR=/tmp/prof node bench/profile.mjs  # also keep the .cpuprofile files (Chrome DevTools)
 //
 // Environment: CASE=oauth, IMPL=rust,twin, SECONDS=8, WARMUP=2, INTERVAL_US=100 (sampling),
+// FRESH=40000 (inputs signed per Worker for the distinct-input cases, jwt-distinct and sig-ed25519),
 // TOP=25, APIS=15, CONNECTIONS=10, THREADS=2, RUST_BUNDLE / BUILD=1 as bench/compare.mjs.
 //
 // The profiler samples the Worker's isolate thread: JavaScript and wasm by function, and time
@@ -45,6 +46,7 @@ const TOP = L.num("TOP", 25);
 const APIS = L.num("APIS", 15);
 const CONNECTIONS = L.num("CONNECTIONS", 10);
 const THREADS = Math.min(L.num("THREADS", 2), CONNECTIONS);
+const FRESH = L.num("FRESH", 40_000);
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -110,7 +112,7 @@ function kindOf(cf, files) {
 let exitCode = 0;
 try {
   const kase = CASES.find((c) => c.id === CASE);
-  if (!kase || kase.fresh) throw new Error(`CASE=${CASE}: one of ${CASES.filter((c) => !c.fresh).map((c) => c.id).join(", ")}`);
+  if (!kase) throw new Error(`CASE=${CASE}: one of ${CASES.map((c) => c.id).join(", ")}`);
   const rust = await L.rustBundle();
   // The shipped wasm has no function names: profile the same module with its names (NAMES=0:
   // the bundle's own wasm, functions shown as wasm-function[N]).
@@ -122,9 +124,11 @@ try {
   const twinScript = await L.bundle(path.join(L.HERE, "workers/twin.js"), tmp);
   const m = material({ manyTokens: kase.id === "oauth-many" ? 1000 : 1, apis: APIS });
   prepare(kase, m);
-  const file = path.join(tmp, "requests");
-  const reqs = kase.request ? [kase.request(m)] : Array.from({ length: 4000 }, (_, i) => kase.pool(m, i));
-  fs.writeFileSync(file, reqs.map((r) => line(r)).join("\n") + "\n");
+  let file = path.join(tmp, "requests");
+  if (!kase.fresh) {
+    const reqs = kase.request ? [kase.request(m)] : Array.from({ length: 4000 }, (_, i) => kase.pool(m, i));
+    fs.writeFileSync(file, reqs.map((r) => line(r)).join("\n") + "\n");
+  }
   const lua = path.join(tmp, "requests.lua");
   fs.writeFileSync(lua, L.REQUESTS_LUA);
   const origin = await L.startOrigin();
@@ -135,16 +139,25 @@ try {
     const script = impl === "rust" ? rust.script : twinScript;
     const w = { id: `profile-${impl}`, script, root: impl === "rust" ? rust.root : tmp, bindings, kv: kase.kv ? kase.kv(m) : m.kv, inspectorPort: await freePort() };
     Object.assign(w, await L.startWorker(w));
+    // A distinct-input case (new JWTs, RFC 9421 signatures over new bodies): FRESH inputs signed
+    // for this Worker (the URL is signed too), more than warm-up and profile use, so none repeats.
+    if (kase.fresh) {
+      file = path.join(tmp, `requests-${impl}`);
+      const lines = Array.from({ length: FRESH }, (_, i) => line(kase.fresh(m, i, w.base + REQ_PATH)));
+      fs.writeFileSync(file, lines.join("\n") + "\n");
+    }
     const targets = await (await fetch(`http://127.0.0.1:${w.inspectorPort}/json`)).json();
     const target = targets.find((t) => t.id === `core:user:${w.id}`);
     if (!target) throw new Error(`${w.id}: no inspector target (found ${targets.map((t) => t.id).join(", ")})`);
-    await L.wrk({ url: w.base + REQ_PATH, seconds: WARMUP, threads: THREADS, connections: CONNECTIONS, lua, file });
+    const warm = await L.wrk({ url: w.base + REQ_PATH, seconds: WARMUP, threads: THREADS, connections: CONNECTIONS, lua, file });
+    const start = kase.fresh ? warm.requests + CONNECTIONS * 2 : 0;
     const cdp = await inspector(target.webSocketDebuggerUrl);
     await cdp.send("Profiler.enable");
     await cdp.send("Profiler.setSamplingInterval", { interval: INTERVAL_US });
     await cdp.send("Profiler.start");
     const c0 = L.cpuTicks(w.pid);
-    const res = await L.wrk({ url: w.base + REQ_PATH, seconds: SECONDS, threads: THREADS, connections: CONNECTIONS, lua, file });
+    const res = await L.wrk({ url: w.base + REQ_PATH, seconds: SECONDS, threads: THREADS, connections: CONNECTIONS, lua, file, start });
+    if (kase.fresh && start + res.requests > FRESH) console.log(`${impl}: ran out of fresh inputs (${start + res.requests} > FRESH=${FRESH}): raise FRESH`);
     const c1 = L.cpuTicks(w.pid);
     const { profile } = await cdp.send("Profiler.stop");
     cdp.close();
