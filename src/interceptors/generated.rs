@@ -317,7 +317,7 @@ pub fn validate(
         );
     }
     let mut entry = Entry::new(c.kind, Outcome::Pass);
-    entry.element = Some(format!("{} {}", place.as_str(), c.element.name));
+    entry.element = Some([place.as_str(), " ", &c.element.name].concat());
     entry.fingerprint = fp;
     entry.client_id = call.identity.map(|i| i.client_id.clone());
     entry.detail = Some(if opened.previous_key {
