@@ -27,25 +27,7 @@ pub struct SigJob {
 
 impl SigJob {
     pub fn new(key: Arc<Key>, wc: WebCrypto, data: Vec<u8>, signature: Vec<u8>) -> SigJob {
-        let mut h = Sha256::new();
-        for part in [
-            &key.id.to_be_bytes()[..],
-            wc.name.as_bytes(),
-            wc.hash.unwrap_or("").as_bytes(),
-            &data,
-            &signature,
-        ] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part);
-        }
-        SigJob {
-            id: format!("sig:{}", crate::base::hex::encode(h.finalize())),
-            key,
-            wc,
-            data,
-            signature,
-            over_body: false,
-        }
+        SigJob::with_id(key, wc, data, signature, false)
     }
 
     /// A signature over the request body, asked before or after the body is read. Its id
@@ -53,24 +35,37 @@ impl SigJob {
     /// body: the verdict is kept beside this request only, never shared), so it is known
     /// before the body is, and the body is not hashed for it.
     pub fn over_body(key: Arc<Key>, wc: WebCrypto, signature: Vec<u8>) -> SigJob {
-        let mut h = Sha256::new();
-        for part in [
-            &key.id.to_be_bytes()[..],
+        SigJob::with_id(key, wc, Vec::new(), signature, true)
+    }
+
+    /// The job, its id hashed from the key, the parameters, the signed bytes (the word "body"
+    /// for a job over the body, whose prefix differs) and the signature.
+    fn with_id(
+        key: Arc<Key>,
+        wc: WebCrypto,
+        data: Vec<u8>,
+        signature: Vec<u8>,
+        over_body: bool,
+    ) -> SigJob {
+        let (prefix, signed): (&str, &[u8]) = if over_body {
+            ("sig:body:", b"body")
+        } else {
+            ("sig:", &data)
+        };
+        let digest = length_prefixed_sha256(&[
+            &key.id.to_be_bytes(),
             wc.name.as_bytes(),
             wc.hash.unwrap_or("").as_bytes(),
-            b"body",
+            signed,
             &signature,
-        ] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part);
-        }
+        ]);
         SigJob {
-            id: format!("sig:body:{}", crate::base::hex::encode(h.finalize())),
+            id: crate::base::hex::prefixed(prefix, &digest),
             key,
             wc,
-            data: Vec::new(),
+            data,
             signature,
-            over_body: true,
+            over_body,
         }
     }
 
@@ -86,6 +81,17 @@ impl SigJob {
         h.update(self.wc.named_curve.unwrap_or("").as_bytes());
         crate::crypto::be_u64(&h.finalize())
     }
+}
+
+/// SHA-256 over `parts`, each preceded by its length (two different lists never hash the same
+/// input).
+fn length_prefixed_sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.finalize().into()
 }
 
 /// A nonce to remember in the nonce store: fresh once, replayed after.
@@ -108,12 +114,7 @@ impl NonceClaim {
     /// that two apps sharing a key share its nonces), spread over `shards` stores by its hash (so
     /// no single app or key maps to one store).
     pub fn new(scope: &[u8], nonce: &str, until_ms: u64, shards: u32) -> Self {
-        let mut h = Sha256::new();
-        for part in [scope, nonce.as_bytes()] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part);
-        }
-        let d = h.finalize();
+        let d = length_prefixed_sha256(&[scope, nonce.as_bytes()]);
         // The first 4 bytes of the digest, spread over at least one shard.
         let shard = u32::try_from(crate::crypto::be_u64(&d) >> 32)
             .unwrap_or_default()
