@@ -94,8 +94,15 @@ export async function rustBundle(dir = process.env.RUST_BUNDLE || path.join(REPO
  * so twiggy (size.mjs) and the profiler (profile.mjs) read wasm-bindgen's output the build keeps
  * in target/names/build.wasm, optimised here as the build does (scripts/wasm-opt-flags) but with -g (names kept).
  * Same code, same exports: only the name section differs. Returns its path.
+ *
+ * `shipped` (a .wasm path) is the module it stands for: every section but the custom ones must
+ * be byte for byte the same, or this throws. target/names/ holds the *last* build's module,
+ * which need not be the bundle's (another commit, another profile): a module from another build
+ * answers the bundle's JavaScript with other function-table indices, so the profiled Worker
+ * traps and re-instantiates on most requests (a profile of that, not of the Worker), and
+ * twiggy's table describes other code.
  */
-export function namedWasm() {
+export function namedWasm(shipped) {
   const named = path.join(REPO, "target/names/build.wasm");
   if (!fs.existsSync(named)) throw new Error("no target/names/build.wasm: run bash scripts/build.sh (a release build)");
   const out = path.join(REPO, "target/names/build-opt.wasm");
@@ -103,7 +110,38 @@ export function namedWasm() {
     const words = (f) => fs.readFileSync(path.join(REPO, "scripts", f), "utf8").trim().split(/\s+/);
     execFileSync(path.join(REPO, "node_modules/.bin/wasm-opt"), [named, "-o", out, ...words("wasm-opt-flags"), "-g", ...words("wasm-features")]);
   }
+  if (!withoutCustomSections(fs.readFileSync(out)).equals(withoutCustomSections(fs.readFileSync(shipped)))) {
+    throw new Error(
+      `target/names/build.wasm is not ${shipped} with names (another build's module): rebuild both ` +
+        `(bash scripts/build.sh && npx wrangler deploy --dry-run --outdir target/dry-run), or (bench/profile.mjs) NAMES=0 to profile without names`,
+    );
+  }
   return out;
+}
+
+/** A wasm module's bytes without its custom sections (names, producers, target features):
+ * the code, data, imports and exports only. */
+export function withoutCustomSections(buf) {
+  const out = [buf.subarray(0, 8)];
+  let i = 8;
+  const leb = () => {
+    let r = 0;
+    let s = 0;
+    for (;;) {
+      const b = buf[i++];
+      r += (b & 0x7f) * 2 ** s;
+      s += 7;
+      if (!(b & 0x80)) return r;
+    }
+  };
+  while (i < buf.length) {
+    const start = i;
+    const id = buf[i++];
+    const size = leb();
+    i += size;
+    if (id !== 0) out.push(buf.subarray(start, i));
+  }
+  return Buffer.concat(out);
 }
 
 /** Bundles a JavaScript Worker with esbuild (the one wrangler ships), as `wrangler deploy` does by

@@ -117,7 +117,7 @@ try {
   // The shipped wasm has no function names: profile the same module with its names (NAMES=0:
   // the bundle's own wasm, functions shown as wasm-function[N]).
   if (process.env.NAMES !== "0") {
-    fs.copyFileSync(L.namedWasm(), rust.wasm);
+    fs.copyFileSync(L.namedWasm(rust.wasm), rust.wasm);
     console.log("Rust wasm: the bundle's, with its function names (target/names/build-opt.wasm)");
   }
   const tmp = L.tempDir("bench-profile-");

@@ -97,19 +97,22 @@ console.log(table([
  * (see namedWasm in lib.mjs). */
 function namedModule() {
   if (customSections.has("name")) return file;
-  const named = path.join(REPO, "target/names/build.wasm");
-  if (fs.existsSync(named) && fs.statSync(named).mtimeMs < fs.statSync(file).mtimeMs - 600_000) {
-    console.log(`(target/names/build.wasm is older than ${path.relative(REPO, file)} by over 10 minutes: rebuild if the figures per crate look off)`);
-  }
-  const out = namedWasm();
+  const out = namedWasm(file);
   console.log(`per crate and module: ${path.relative(REPO, out)} (the build's wasm with its names, -O -g), ${f0(fs.statSync(out).size)} B`);
   return out;
 }
 
 let items;
 const shippedHasNames = customSections.has("name");
+let named;
 try {
-  items = JSON.parse(execFileSync("twiggy", ["top", "--format", "json", namedModule()], { maxBuffer: 256 << 20 }).toString());
+  named = namedModule();
+} catch (e) {
+  console.error(`no per-crate figures: ${e.message}`);
+  process.exit(check !== null && total.gzip > check ? 1 : 2);
+}
+try {
+  items = JSON.parse(execFileSync("twiggy", ["top", "--format", "json", named], { maxBuffer: 256 << 20 }).toString());
 } catch (e) {
   console.error(`twiggy failed (${e.message.split("\n")[0]}): bash scripts/setup.sh --bench installs it`);
   process.exit(check !== null && total.gzip > check ? 1 : 2);
