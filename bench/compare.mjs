@@ -10,6 +10,7 @@
 // (bash scripts/build.sh && npx wrangler deploy --dry-run --outdir target/dry-run, as
 // scripts/test.sh builds it; BUILD=1 does it first). Environment (all optional):
 //   ROUNDS=6 SECONDS=4 WARMUP=2 CONNECTIONS=10 THREADS=2
+//   RATE=0                   req/s to pace every Worker at (0: as fast as each answers)
 //   ONLY=<case ids>          (oauth oauth-notrace oauth-many oauth-deny access-token basic
 //                            jwt-repeated jwt-distinct sig-rsa sig-hmac sig-ed25519 ship)
 //   APIS=15                  APIs in every policy (the tested one last in routing order)
@@ -48,6 +49,11 @@ const SIG_POOL = L.num("SIG_POOL", 12_000);
 const JWT_ALG = process.env.JWT_ALG || "ES256";
 const BODY_BYTES = L.num("BODY_BYTES", 1024);
 const ONLY = L.list("ONLY", null);
+// RATE: a paced load instead of wrk's as-fast-as-answered one, so that every Worker runs at
+// (about) the same requests/s: each connection waits CONNECTIONS × 1000 / RATE ms (whole ms)
+// before each request (bench/lib.mjs PACED_LUA). 0: unpaced (the default, the issue's method).
+const RATE = L.num("RATE", 0);
+const DELAY_MS = RATE > 0 ? Math.max(1, Math.round((CONNECTIONS * 1000) / RATE)) : 0;
 
 const TARGET = { glue: 0.85, crypto: 0.95 };
 const started = Date.now();
@@ -132,7 +138,8 @@ try {
   const tmp = L.tempDir("bench-compare-");
   const twinScript = await L.bundle(path.join(L.HERE, "workers/twin.js"), tmp);
   const luaFile = path.join(tmp, "requests.lua");
-  fs.writeFileSync(luaFile, L.REQUESTS_LUA);
+  fs.writeFileSync(luaFile, L.REQUESTS_LUA + (DELAY_MS ? L.PACED_LUA : ""));
+  if (DELAY_MS) console.log(`paced: every connection waits ${DELAY_MS} ms before each request (RATE=${RATE}: at most ${L.f0((CONNECTIONS * 1000) / DELAY_MS)} req/s)`);
   console.log(`Rust bundle: ${path.relative(L.REPO, rust.from)} (built ${rust.builtAt.toISOString()}, wasm ${L.f0(fs.statSync(rust.wasm).size)} B)`);
   if (base) console.log(`base (BASE_BUNDLE): ${base.from} (built ${base.builtAt.toISOString()}, wasm ${L.f0(fs.statSync(base.wasm).size)} B)`);
   console.log(`twin: bench/workers/twin.js bundled with esbuild (${L.f0(fs.statSync(twinScript).size)} B)`);
@@ -258,7 +265,7 @@ try {
     const o0 = L.cpuTicks(origin.pid);
     const c0 = L.cpuTicks(w.pid);
     const sink0 = c.logging && w.impl ? await sinkLines() : 0;
-    const res = await L.wrk({ url: w.base + REQ_PATH, seconds, threads: THREADS, connections: CONNECTIONS, lua: luaFile, file, start });
+    const res = await L.wrk({ url: w.base + REQ_PATH, seconds, threads: THREADS, connections: CONNECTIONS, lua: luaFile, file, start, delayMs: DELAY_MS });
     const c1 = L.cpuTicks(w.pid);
     const o1 = L.cpuTicks(origin.pid);
     const m1 = L.machineTicks();

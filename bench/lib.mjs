@@ -323,12 +323,24 @@ function init(args)
   end
   idx = tonumber(args[2]) + tid
   step = tonumber(args[3])
+  delay_ms = tonumber(args[4] or "0") or 0
 end
 function request()
   local r = reqs[(idx % #reqs) + 1]
   idx = idx + step
   return r
 end
+`;
+
+/**
+ * Added to REQUESTS_LUA for a paced load (bench/compare.mjs RATE): every connection waits
+ * `delay_ms` (wrk's 4th script argument, whole milliseconds) before each request, so C
+ * connections send about C × 1000 / (delay_ms + the answer's latency) requests per second
+ * whatever the Worker's speed. wrk looks for `delay` once, in the script's chunk: a script
+ * without this part sends as fast as the answers come.
+ */
+export const PACED_LUA = `
+function delay() return delay_ms end
 `;
 
 /** One request line for REQUESTS_LUA. */
@@ -341,12 +353,12 @@ export function requestLine(method, urlPath, body, headers) {
 
 /**
  * Runs wrk against `url` for `seconds` with the requests in `file` (REQUESTS_LUA), starting at
- * line `start`. Returns its figures.
+ * line `start`; with `delayMs` and a script with PACED_LUA, paced. Returns its figures.
  */
-export async function wrk({ url, seconds, threads, connections, lua, file, start = 0, latency = false }) {
+export async function wrk({ url, seconds, threads, connections, lua, file, start = 0, latency = false, delayMs = 0 }) {
   const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`];
   if (latency) args.push("--latency");
-  args.push("-s", lua, url, "--", file, String(start), String(threads));
+  args.push("-s", lua, url, "--", file, String(start), String(threads), String(delayMs));
   const { stdout } = await execFileP("wrk", args, { maxBuffer: 1 << 20, timeout: (seconds + 60) * 1000 });
   return parseWrk(stdout);
 }
