@@ -119,10 +119,10 @@ export function namedWasm(shipped) {
   return out;
 }
 
-/** A wasm module's bytes without its custom sections (names, producers, target features):
- * the code, data, imports and exports only. */
-export function withoutCustomSections(buf) {
-  const out = [buf.subarray(0, 8)];
+/** A wasm module's sections, in order: `id` (0 for a custom section, then `name` is its name)
+ * and `bytes` (the whole section, header included). */
+export function wasmSections(buf) {
+  const out = [];
   let i = 8;
   const leb = () => {
     let r = 0;
@@ -138,11 +138,26 @@ export function withoutCustomSections(buf) {
     const start = i;
     const id = buf[i++];
     const size = leb();
-    i += size;
-    if (id !== 0) out.push(buf.subarray(start, i));
+    const body = i;
+    let name = null;
+    if (id === 0) {
+      const n = leb();
+      name = buf.subarray(i, i + n).toString("utf8");
+    }
+    i = body + size;
+    out.push({ id, name, bytes: buf.subarray(start, i) });
   }
-  return Buffer.concat(out);
+  return out;
 }
+
+/** The module with only the sections `keep` accepts. */
+export function keepSections(buf, keep) {
+  return Buffer.concat([buf.subarray(0, 8), ...wasmSections(buf).filter(keep).map((s) => s.bytes)]);
+}
+
+/** A wasm module's bytes without its custom sections (names, producers, target features):
+ * the code, data, imports and exports only. */
+export const withoutCustomSections = (buf) => keepSections(buf, (s) => s.id !== 0);
 
 /** Bundles a JavaScript Worker with esbuild (the one wrangler ships), as `wrangler deploy` does by
  * default (bundled, not minified: the Rust Worker's bundle is not minified either). */

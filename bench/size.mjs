@@ -22,7 +22,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
-import { REPO, f0, namedWasm, table } from "./lib.mjs";
+import { REPO, f0, keepSections, namedWasm, table, wasmSections } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 let check = null;
@@ -48,40 +48,9 @@ const gz = (b) => {
 };
 const br = (b) => zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 
-/** The module without its custom sections named `name` (and `producers`); `found` gets the
- * names of the custom sections it saw. */
-function stripNames(buf, found = new Set()) {
-  const out = [buf.subarray(0, 8)];
-  let i = 8;
-  const leb = () => {
-    let r = 0;
-    let s = 0;
-    for (;;) {
-      const b = buf[i++];
-      r += (b & 0x7f) * 2 ** s;
-      s += 7;
-      if (!(b & 0x80)) return r;
-    }
-  };
-  while (i < buf.length) {
-    const start = i;
-    const id = buf[i++];
-    const size = leb();
-    const bodyStart = i;
-    let keep = true;
-    if (id === 0) {
-      const n = leb();
-      const name = buf.subarray(i, i + n).toString("utf8");
-      found.add(name);
-      keep = name !== "name" && name !== "producers";
-    }
-    i = bodyStart + size;
-    if (keep) out.push(buf.subarray(start, i));
-  }
-  return Buffer.concat(out);
-}
-const customSections = new Set();
-const stripped = stripNames(bytes, customSections);
+// The module without its `name` (and `producers`) custom sections.
+const customSections = new Set(wasmSections(bytes).filter((s) => s.id === 0).map((s) => s.name));
+const stripped = keepSections(bytes, (s) => s.name !== "name" && s.name !== "producers");
 
 const total = { raw: bytes.length, gzip: gz(bytes), brotli: br(bytes), strippedRaw: stripped.length, strippedGzip: gz(stripped) };
 console.log(`${path.relative(REPO, file)}`);
