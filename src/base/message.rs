@@ -119,14 +119,12 @@ pub struct Element {
     pub label: Label,
     pub name: Arc<str>,
     pub format: Format,
-    /// Per [`Place`] (indexed by [`Place::index`]): where it was found (`HEADER client_id`), the
-    /// 401 body, and the two trace lines.
+    /// Per [`Place`] (indexed by [`Place::index`]): the 401 body, and the two trace lines.
     rendered: [Rendered; 3],
 }
 
 #[derive(Debug, Clone)]
 struct Rendered {
-    at: Arc<str>,
     body: Arc<str>,
     not_found: Arc<str>,
     no_access: Arc<str>,
@@ -135,7 +133,6 @@ struct Rendered {
 impl Element {
     pub fn new(label: Label, name: &str, format: Format, docs: &str) -> Element {
         let rendered = Place::ALL.map(|place| Rendered {
-            at: [place.as_str(), " ", name].concat().into(),
             body: body(format, &invalid_message(label, place, name, docs)).into(),
             not_found: trace_not_found(label, place, name).into(),
             no_access: trace_no_access(label, place, name).into(),
@@ -155,11 +152,6 @@ impl Element {
             Place::QueryParam => query,
             Place::Cookie => cookie,
         }
-    }
-
-    /// The element at `place`, as trace entries name it: `HEADER client_id`.
-    pub fn at(&self, place: Place) -> &Arc<str> {
-        &self.rendered(place).at
     }
 
     pub fn body(&self, place: Place) -> Arc<str> {
@@ -210,15 +202,6 @@ mod tests {
             trace_not_found(Label::ClientId, Place::QueryParam, "client_id"),
             "Client id in QUERY_PARAM client_id HAS NOT BEEN FOUND (causes: is invalid, expired, or revoked); rejecting call"
         );
-    }
-
-    #[test]
-    fn element_at_a_place_is_rendered_once_per_place() {
-        let e = Element::new(Label::ClientId, "client_id", Format::Json, "docs");
-        assert_eq!(&**e.at(Place::Header), "HEADER client_id");
-        assert_eq!(&**e.at(Place::QueryParam), "QUERY_PARAM client_id");
-        assert_eq!(&**e.at(Place::Cookie), "COOKIE client_id");
-        assert!(Arc::ptr_eq(e.at(Place::Header), e.at(Place::Header)));
     }
 
     #[test]

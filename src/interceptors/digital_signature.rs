@@ -736,7 +736,7 @@ impl DigitalSignature {
 
     fn pass(&self, place: Place, fp: Option<String>, client_id: &str, detail: String) -> Check {
         let mut entry = Entry::new(self.common.kind, Outcome::Pass);
-        entry.element = Some(self.common.element.at(place).clone());
+        entry.element = Some([place.as_str(), " ", &self.common.element.name].concat());
         entry.fingerprint = fp;
         entry.client_id = Some(client_id.to_string());
         entry.detail = Some(detail);

@@ -116,7 +116,7 @@ impl Emitter {
     /// The entry of a token issued now.
     pub fn issued(&self, kind: &'static str, token: &str, detail: String) -> Issued {
         let mut entry = Entry::new(kind, Outcome::Pass);
-        entry.element = Some(self.element().into());
+        entry.element = Some(self.element());
         entry.fingerprint = Some(records::fingerprint(token));
         entry.detail = Some(detail);
         Issued {
@@ -128,7 +128,7 @@ impl Emitter {
     /// The entry of a generator that issued nothing, and why.
     pub fn skipped(&self, kind: &'static str, cause: Option<Cause>, detail: String) -> Issued {
         let mut entry = Entry::new(kind, Outcome::Pass);
-        entry.element = Some(self.element().into());
+        entry.element = Some(self.element());
         entry.cause = cause;
         entry.detail = Some(detail);
         Issued {
@@ -317,7 +317,7 @@ pub fn validate(
         );
     }
     let mut entry = Entry::new(c.kind, Outcome::Pass);
-    entry.element = Some(c.element.at(place).clone());
+    entry.element = Some([place.as_str(), " ", &c.element.name].concat());
     entry.fingerprint = fp;
     entry.client_id = call.identity.map(|i| i.client_id.clone());
     entry.detail = Some(if opened.previous_key {

@@ -404,7 +404,7 @@ impl Common {
         self.location
             .places()
             .iter()
-            .map(|&p| &**self.element.at(p))
+            .map(|p| format!("{} {}", p.as_str(), self.element.name))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -422,7 +422,7 @@ impl Common {
         entry.cause = Some(cause);
         entry.line = Some(self.element.trace_line(place, cause == Cause::NoAccess));
         entry.detail = detail;
-        entry.element = Some(self.element.at(place).clone());
+        entry.element = Some([place.as_str(), " ", &self.element.name].concat());
         entry.fingerprint = fingerprint;
         entry.client_id = client_id;
         Check::Deny(Denial {
@@ -458,7 +458,7 @@ impl Common {
             }
         }
         let mut entry = Entry::new(self.kind, Outcome::Pass);
-        entry.element = Some(self.element.at(place).clone());
+        entry.element = Some([place.as_str(), " ", &self.element.name].concat());
         entry.fingerprint = fingerprint;
         entry.client_id = client_id;
         Check::Pass(Pass {

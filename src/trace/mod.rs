@@ -137,7 +137,7 @@ pub struct Entry {
     pub detail: Option<String>,
     /// Where the credential was looked for, e.g. `HEADER access_token`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub element: Option<Arc<str>>,
+    pub element: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

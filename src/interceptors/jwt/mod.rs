@@ -515,7 +515,7 @@ impl Jwt {
             .collect();
         if self.identity_claims.is_empty() {
             let mut entry = Entry::new(c.kind, Outcome::Pass);
-            entry.element = Some(c.element.at(place).clone());
+            entry.element = Some([place.as_str(), " ", &c.element.name].concat());
             entry.fingerprint = fp;
             return Check::Pass(Pass {
                 entry,
