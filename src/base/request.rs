@@ -176,6 +176,21 @@ pub const HOP_BY_HOP: &[&str] = &[
     "host",
 ];
 
+/// A header value: visible ASCII and spaces kept, every other byte percent-encoded (`%XX`), so
+/// that names and extra info in any language survive as valid header values. Byte by byte:
+/// the header-safe form of a concatenation is the concatenation of the header-safe forms.
+pub fn header_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //! hidden credentials. Set: the identity headers, when an app was identified.
 
 use crate::base::locate::{cookies_without, query_without, Place};
+pub use crate::base::request::header_safe;
 use crate::base::request::{RequestView, Target, HOP_BY_HOP};
 use crate::gateway::policy::IdentityHeaders;
 use crate::interceptors::{Hide, Identity};
@@ -150,19 +151,35 @@ pub fn plan(
         if let Some(h) = &names.app_name {
             set.push((h.clone(), header_safe(&id.app().name)));
         }
-        let has_extra = id.app().extra_info.is_some() || id.token_extra_info.is_some();
-        if let Some(h) = names.extra_info.as_ref().filter(|_| has_extra) {
-            let mut extra = serde_json::Map::new();
-            if let Some(a) = &id.app().extra_info {
-                extra.insert("app".into(), a.clone());
+        // `{"app":…,"token":…}` (either may be absent), each part serialized and made
+        // header-safe once per cached record.
+        let app = id.app().extra_info_header();
+        let token = id.token().and_then(|t| t.extra_info_header());
+        if let Some(h) = names
+            .extra_info
+            .as_ref()
+            .filter(|_| app.is_some() || token.is_some())
+        {
+            let len = [app, token]
+                .iter()
+                .flatten()
+                .map(|p| p.len().saturating_add(9))
+                .fold(2usize, usize::saturating_add);
+            let mut v = String::with_capacity(len);
+            v.push('{');
+            if let Some(a) = app {
+                v.push_str("\"app\":");
+                v.push_str(a);
             }
-            if let Some(t) = &id.token_extra_info {
-                extra.insert("token".into(), t.clone());
+            if let Some(t) = token {
+                if app.is_some() {
+                    v.push(',');
+                }
+                v.push_str("\"token\":");
+                v.push_str(t);
             }
-            set.push((
-                h.clone(),
-                header_safe(&serde_json::Value::Object(extra).to_string()),
-            ));
+            v.push('}');
+            set.push((h.clone(), v));
         }
     }
 
@@ -186,20 +203,6 @@ pub fn plan(
         response_headers: Vec::new(),
         timeout_ms: crate::gateway::policy::Timeouts::default().origin_ms,
     }
-}
-
-/// A header value: visible ASCII and spaces kept, every other byte percent-encoded (`%XX`), so
-/// that names and extra info in any language survive as valid header values.
-pub fn header_safe(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if (0x20..0x7f).contains(&b) && b != b'%' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -350,6 +353,71 @@ mod tests {
         assert_eq!(p.url, "http://o?a=1&b=2");
         assert!(p.set.contains(&("cookie".to_string(), "s=1".to_string())));
         assert!(p.remove.iter().any(|x| x == "access_token"));
+    }
+
+    /// The extra-info header is built from parts serialized once per record; it must be what
+    /// serializing `{"app": …, "token": …}` as one JSON object and making it header-safe gives.
+    #[test]
+    fn extra_info_header_is_the_json_object_made_safe() {
+        use crate::interceptors::identity;
+        use serde_json::{json, Value};
+        let rec =
+            |key: &str, v: Value| Arc::new(crate::records::parse(key, &v.to_string()).unwrap());
+        let app = |extra: Option<Value>| {
+            let mut a = json!({"name": "Café", "status": "APPROVED"});
+            if let Some(e) = extra {
+                a["extra_info"] = e;
+            }
+            rec("app:c", a)
+        };
+        let token = |extra: Option<Value>| {
+            let mut t = json!({"client_id": "c"});
+            if let Some(e) = extra {
+                t["extra_info"] = e;
+            }
+            rec("token:00", t)
+        };
+        let odd = json!({"z": "100% ñ\r\n", "a": [1, 2.5, null, true], "q": "\"x\""});
+        let names = IdentityHeaders {
+            extra_info: Some("x-extra".into()),
+            ..names()
+        };
+        let r = TestRequest::new("GET", "https://gw/o");
+        for (a, t) in [
+            (Some(json!({"tier": "gold"})), None),
+            (None, Some(odd.clone())),
+            (Some(odd.clone()), Some(json!("just a string"))),
+            (Some(json!(7)), Some(json!({"user": "u-7"}))),
+            (None, None),
+        ] {
+            let mut whole = serde_json::Map::new();
+            if let Some(a) = &a {
+                whole.insert("app".into(), a.clone());
+            }
+            if let Some(t) = &t {
+                whole.insert("token".into(), t.clone());
+            }
+            let want = (!whole.is_empty()).then(|| header_safe(&Value::Object(whole).to_string()));
+            let id = identity("c", app(a.clone()), Some(token(t.clone())));
+            for _ in 0..2 {
+                // Twice: the second reads the parts kept with the records.
+                let p = plan(
+                    &r,
+                    &Target::parse(&r.url),
+                    "http://o",
+                    "",
+                    &names,
+                    Some(&id),
+                    &[],
+                );
+                let got = p
+                    .set
+                    .iter()
+                    .find(|(n, _)| n == "x-extra")
+                    .map(|(_, v)| v.clone());
+                assert_eq!(got, want, "app {a:?}, token {t:?}");
+            }
+        }
     }
 
     #[test]

@@ -91,14 +91,14 @@ impl AccessToken {
             return super::fault(c.kind, 500, Cause::MalformedRecord, "not a token".into());
         };
         let fp = Some(fp);
-        let client = Some(t.client_id.clone());
+        let client = || Some(t.client_id.clone());
         let Some(app_key) = records::app_key(&t.client_id) else {
             return c.deny(
                 place,
                 Cause::AppNotFound,
                 Some("the token's client id cannot be an app key".into()),
                 fp,
-                client,
+                client(),
             );
         };
         let app_record = match load(call, c.kind, &app_key) {
@@ -109,7 +109,7 @@ impl AccessToken {
                     Cause::AppNotFound,
                     Some("the token's app does not exist".into()),
                     fp,
-                    client,
+                    client(),
                 )
             }
             Loaded::Present(r) => r,
@@ -128,7 +128,7 @@ impl AccessToken {
                 cause,
                 Some(format!("{detail} (the token's app)")),
                 fp,
-                client,
+                client(),
             );
         }
         if !super::app_has_access(app, call) {
@@ -137,7 +137,7 @@ impl AccessToken {
                 Cause::NoAccess,
                 Some(no_access_detail(call, "the token's app")),
                 fp,
-                client,
+                client(),
             );
         }
         if !scope_allows(&token_record, call) {
@@ -146,14 +146,14 @@ impl AccessToken {
                 Cause::NoAccess,
                 Some(no_access_detail(call, "the token's scope")),
                 fp,
-                client,
+                client(),
             );
         }
         c.pass(
             call,
             place,
             fp,
-            identity(&t.client_id, app_record.clone(), t.extra_info.clone()),
+            identity(&t.client_id, app_record.clone(), Some(token_record.clone())),
         )
     }
 }
@@ -248,7 +248,7 @@ mod tests {
         let p = expect_pass(world().check(&i, &r, None));
         let id = p.identity.unwrap();
         assert_eq!(id.client_id, "good");
-        assert_eq!(id.token_extra_info, Some(json!({"user": "u1"})));
+        assert_eq!(id.token_extra_info(), Some(&json!({"user": "u1"})));
         assert!(p.entry.fingerprint.unwrap().starts_with("sha256:"));
         let r =
             TestRequest::new("GET", "https://gw/orders").with_header("access_token", "tok-later");

@@ -221,7 +221,9 @@ pub struct Call<'a> {
 pub struct Identity {
     pub client_id: String,
     app: Arc<Record>,
-    pub token_extra_info: Option<serde_json::Value>,
+    /// The token record that identified the app, if a token did (OAuth, Access Token): its
+    /// extra info goes to the origin. The cached record itself, not a copy of its parts.
+    token: Option<Arc<Record>>,
 }
 
 impl Identity {
@@ -232,6 +234,19 @@ impl Identity {
             Record::App(a) => a,
             _ => &records::NO_APP,
         }
+    }
+
+    /// The identifying token's record, when a token identified the app.
+    pub fn token(&self) -> Option<&records::Token> {
+        match self.token.as_deref() {
+            Some(Record::Token(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The identifying token's `extra_info`, if any.
+    pub fn token_extra_info(&self) -> Option<&serde_json::Value> {
+        self.token().and_then(|t| t.extra_info.as_ref())
     }
 }
 
@@ -587,8 +602,29 @@ pub fn resolve_app(
     place: Place,
     check_access: bool,
 ) -> Result<Arc<Record>, Check> {
-    let fp = Some(records::fingerprint(client_id));
-    let Some(key) = records::app_key(client_id) else {
+    resolve_app_keyed(
+        c,
+        call,
+        client_id,
+        records::app_key(client_id),
+        place,
+        check_access,
+    )
+}
+
+/// [`resolve_app`] with the app's KV key already made (`records::app_key(client_id)`), for an
+/// interceptor that made it to ask for the record. The fingerprint (a SHA-256 of the client
+/// id) is made only for a denial: a pass does not trace it.
+pub fn resolve_app_keyed(
+    c: &Common,
+    call: &Call<'_>,
+    client_id: &str,
+    key: Option<String>,
+    place: Place,
+    check_access: bool,
+) -> Result<Arc<Record>, Check> {
+    let fp = || Some(records::fingerprint(client_id));
+    let Some(key) = key else {
         return Err(c.deny(
             place,
             Cause::TooLong,
@@ -596,7 +632,7 @@ pub fn resolve_app(
                 "{} bytes: longer than any KV key can hold, refused without a lookup",
                 client_id.len()
             )),
-            fp,
+            fp(),
             None,
         ));
     };
@@ -605,7 +641,7 @@ pub fn resolve_app(
         Loaded::Absent => {
             let detail =
                 value_hint(client_id, place).unwrap_or_else(|| "no app has this client id".into());
-            return Err(c.deny(place, Cause::NotFound, Some(detail), fp, None));
+            return Err(c.deny(place, Cause::NotFound, Some(detail), fp(), None));
         }
         Loaded::Present(r) => r,
     };
@@ -617,17 +653,17 @@ pub fn resolve_app(
             format!("{key:?} does not hold an app"),
         ));
     };
-    let client = Some(client_id.to_string());
+    let client = || Some(client_id.to_string());
     if let Some((cause, detail)) = app_problem(app, call.now_s) {
-        return Err(c.deny(place, cause, Some(detail), fp, client));
+        return Err(c.deny(place, cause, Some(detail), fp(), client()));
     }
     if check_access && !app_has_access(app, call) {
         return Err(c.deny(
             place,
             Cause::NoAccess,
             Some(no_access_detail(call, "the app")),
-            fp,
-            client,
+            fp(),
+            client(),
         ));
     }
     Ok(record)
@@ -641,7 +677,26 @@ pub fn resolve_token(
     token: &str,
     place: Place,
 ) -> Result<(Arc<Record>, String), Check> {
-    let Some((key, fp)) = records::token_key_and_fingerprint(token) else {
+    resolve_token_keyed(
+        c,
+        call,
+        token,
+        records::token_key_and_fingerprint(token),
+        place,
+    )
+}
+
+/// [`resolve_token`] with the token's KV key and fingerprint already made
+/// (`records::token_key_and_fingerprint(token)`: one SHA-256 of the token serves the lookup,
+/// the trace and the interceptor that asked for the record).
+pub fn resolve_token_keyed(
+    c: &Common,
+    call: &Call<'_>,
+    token: &str,
+    keyed: Option<(String, String)>,
+    place: Place,
+) -> Result<(Arc<Record>, String), Check> {
+    let Some((key, fp)) = keyed else {
         let fp = records::fingerprint(token);
         return Err(c.deny(
             place,
@@ -671,7 +726,7 @@ pub fn resolve_token(
             format!("{key:?} does not hold a token"),
         ));
     };
-    let client = Some(t.client_id.clone());
+    let client = || Some(t.client_id.clone());
     if t.kind == records::TokenKind::RefreshToken {
         // A refresh token is for the token endpoint only (docs/authorization-server.md).
         return Err(c.deny(
@@ -679,7 +734,7 @@ pub fn resolve_token(
             Cause::NotFound,
             Some("a refresh token is not an access token".into()),
             Some(fp),
-            client,
+            client(),
         ));
     }
     if t.revoked {
@@ -688,7 +743,7 @@ pub fn resolve_token(
             Cause::Revoked,
             Some("the token is revoked".into()),
             Some(fp),
-            client,
+            client(),
         ));
     }
     if is_expired(t.expires_at, call.now_s) {
@@ -697,7 +752,7 @@ pub fn resolve_token(
             Cause::Expired,
             Some("the token has expired".into()),
             Some(fp),
-            client,
+            client(),
         ));
     }
     Ok((record, fp))
@@ -721,15 +776,13 @@ pub fn no_access_detail(call: &Call<'_>, who: &str) -> String {
     }
 }
 
-pub fn identity(
-    client_id: &str,
-    app: Arc<Record>,
-    token_extra_info: Option<serde_json::Value>,
-) -> Identity {
+/// The identity of `client_id`'s `app` (an app record), established by `token` (a token
+/// record) when a token did.
+pub fn identity(client_id: &str, app: Arc<Record>, token: Option<Arc<Record>>) -> Identity {
     Identity {
         client_id: client_id.to_string(),
         app,
-        token_extra_info,
+        token,
     }
 }
 

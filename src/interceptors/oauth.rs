@@ -6,7 +6,9 @@
 //! `Access token in HEADER access_token DOES NOT HAVE ACCESS TO THIS RESOURCE; rejecting call`.
 //! `hide_credential` removes the `access_token` header before forwarding.
 
-use super::{identity, need_any, resolve_app, resolve_token, scope_allows, Call, Check, Common};
+use super::{
+    identity, need_any, resolve_app_keyed, resolve_token_keyed, scope_allows, Call, Check, Common,
+};
 use crate::base::config::Obj;
 use crate::base::message::Label;
 use crate::records::{self, Record};
@@ -34,22 +36,26 @@ impl OAuth {
             Ok(v) => v,
             Err(denial) => return *denial,
         };
-        // Ask for both records at once: one round of KV reads, not two.
-        if let (Some(a), Some(t)) = (records::app_key(&client_id), records::token_key(&token)) {
-            if let Some(need) = need_any(call, &[&a, &t]) {
+        // Each key made once (the token's is a SHA-256) and asked for at once: one round of
+        // KV reads, not two.
+        let app_key = records::app_key(&client_id);
+        let token_keyed = records::token_key_and_fingerprint(&token);
+        if let (Some(a), Some((t, _))) = (&app_key, &token_keyed) {
+            if let Some(need) = need_any(call, &[a, t]) {
                 return need;
             }
         }
         // The app's grant is checked after the token: a valid token of an app not granted the
         // call is the Access Token's "DOES NOT HAVE ACCESS" case (the seed's trace line).
-        let app = match resolve_app(&self.client, call, &client_id, cplace, false) {
+        let app = match resolve_app_keyed(&self.client, call, &client_id, app_key, cplace, false) {
             Ok(a) => a,
             Err(check) => return check,
         };
-        let (token_record, fp) = match resolve_token(&self.token, call, &token, tplace) {
-            Ok(t) => t,
-            Err(check) => return check,
-        };
+        let (token_record, fp) =
+            match resolve_token_keyed(&self.token, call, &token, token_keyed, tplace) {
+                Ok(t) => t,
+                Err(check) => return check,
+            };
         let Record::Token(t) = &*token_record else {
             // resolve_token returns tokens only.
             return super::fault("oauth", 500, Cause::MalformedRecord, "not a token".into());
@@ -86,7 +92,7 @@ impl OAuth {
             call,
             tplace,
             fp,
-            identity(&client_id, app, t.extra_info.clone()),
+            identity(&client_id, app, Some(token_record.clone())),
         )
     }
 }

@@ -31,6 +31,7 @@
 pub mod cache;
 pub mod seeded;
 
+use crate::base::request::header_safe;
 pub use crate::base::time::parse_rfc3339;
 use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
@@ -179,6 +180,10 @@ pub struct App {
     /// isolate, so not once per request): see [`App::keys`].
     #[serde(skip)]
     decoded: std::sync::OnceLock<AppKeys>,
+    /// `extra_info` as the forward's header carries it, made once per record: see
+    /// [`extra_info_header`].
+    #[serde(skip)]
+    extra_header: std::sync::OnceLock<Option<Box<str>>>,
 }
 
 /// An app's keys, decoded: public keys that parse (pinned to their `alg`) and HMAC secrets
@@ -219,9 +224,26 @@ pub static NO_APP: std::sync::LazyLock<App> = std::sync::LazyLock::new(|| App {
     refresh_token_lifetime_seconds: None,
     introspect_any: false,
     decoded: std::sync::OnceLock::new(),
+    extra_header: std::sync::OnceLock::new(),
 });
 
+/// `extra_info` as compact JSON made header-safe ([`header_safe`]): what the forward puts in
+/// the extra-info identity header, inside `{"app":…,"token":…}`. Kept in the record's `cell`, so
+/// made once per cached record, not once per request (header-safe, byte by byte, composes).
+pub fn extra_info_header<'a>(
+    extra_info: Option<&serde_json::Value>,
+    cell: &'a std::sync::OnceLock<Option<Box<str>>>,
+) -> Option<&'a str> {
+    cell.get_or_init(|| extra_info.map(|v| header_safe(&v.to_string()).into_boxed_str()))
+        .as_deref()
+}
+
 impl App {
+    /// `extra_info` as the forward's header carries it ([`extra_info_header`]).
+    pub fn extra_info_header(&self) -> Option<&str> {
+        extra_info_header(self.extra_info.as_ref(), &self.extra_header)
+    }
+
     /// The app's keys, decoded on first use and kept with the record.
     pub fn keys(&self) -> &AppKeys {
         self.decoded.get_or_init(|| {
@@ -318,6 +340,16 @@ pub struct Token {
     /// only the token endpoint accepts and no interceptor ever does.
     #[serde(default)]
     pub kind: TokenKind,
+    /// `extra_info` as the forward's header carries it ([`extra_info_header`]).
+    #[serde(skip)]
+    extra_header: std::sync::OnceLock<Option<Box<str>>>,
+}
+
+impl Token {
+    /// `extra_info` as the forward's header carries it ([`extra_info_header`]).
+    pub fn extra_info_header(&self) -> Option<&str> {
+        extra_info_header(self.extra_info.as_ref(), &self.extra_header)
+    }
 }
 
 /// What a token record is for.

@@ -10,8 +10,8 @@ pub struct TraceContext {
     pub span_id: String,
     /// The caller's span, when a valid `traceparent` came in.
     pub parent_span_id: Option<String>,
-    /// Trace flags, 2 hex digits (`01` = sampled).
-    pub flags: String,
+    /// Trace flags, 2 hex digits (`01` = sampled; a trace the gateway starts has these).
+    pub flags: std::borrow::Cow<'static, str>,
 }
 
 impl TraceContext {
@@ -27,7 +27,7 @@ impl TraceContext {
                 trace_id: trace_id.to_string(),
                 span_id,
                 parent_span_id: Some(parent.to_string()),
-                flags: flags.to_string(),
+                flags: flags.to_string().into(),
             };
         }
         let mut id = random;
@@ -38,7 +38,7 @@ impl TraceContext {
             trace_id: crate::base::hex::encode(&id[..16]),
             span_id,
             parent_span_id: None,
-            flags: "01".to_string(),
+            flags: "01".into(),
         }
     }
 
