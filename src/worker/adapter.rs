@@ -295,14 +295,28 @@ thread_local! {
 }
 
 /// A header read: its name, its value, and whether it was read on demand (not with the head).
-type Seen = (Rc<str>, Option<String>, bool);
+type Seen = (Rc<str>, Value, bool);
+
+/// A header's value as this request knows it.
+enum Value {
+    Absent,
+    /// Bytes `start..end` of the head's text.
+    InHead(usize, usize),
+    /// Read on demand.
+    Read(String),
+}
 
 /// The runtime's request seen through [`RequestView`]: the headers this instance learned to
-/// need are read with the method and URL in one call; any other is read on demand.
+/// need are read with the method and URL in one call; any other is read on demand. The head's
+/// text is kept whole: the method, the URL and the header values are ranges of it (one
+/// allocation for all of them).
 struct JsRequest {
     req: Request,
-    url: String,
-    method: String,
+    /// The glue's `head` text (or, should that fail, "method\nurl").
+    head: String,
+    /// `head[..method_end]` is the method; `head[url]` the URL.
+    method_end: usize,
+    url: (usize, usize),
     /// Headers read so far (name, value, read on demand): a request asked again after a
     /// cold-path round reads each header (a JWT is hundreds of bytes) from JavaScript once.
     seen: RefCell<Vec<Seen>>,
@@ -312,31 +326,54 @@ struct JsRequest {
     body: std::cell::OnceCell<Vec<u8>>,
 }
 
+/// Where `part` (a slice of `text`) lies in `text`.
+fn range_in(text: &str, part: &str) -> Option<(usize, usize)> {
+    let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= text.len()).then_some((start, end))
+}
+
 impl JsRequest {
     /// Reads the request's method, URL and known headers (and the colo when `with_colo`) in
     /// one call; should that fail, the method and URL, and the headers on demand.
     fn new(req: Request, with_colo: bool) -> JsRequest {
-        let names = HEAD_NAMES.with(|n| n.borrow().clone());
         if let Some(text) = glue_head(&req, with_colo) {
-            if let Some(head) = crate::base::request::Head::parse(&text, names.len(), with_colo) {
-                let seen = names
-                    .into_iter()
-                    .zip(head.values)
-                    .map(|(n, v)| (n, v.map(str::to_string), false))
-                    .collect();
+            let parsed = HEAD_NAMES.with(|names| {
+                let names = names.borrow();
+                let head = crate::base::request::Head::parse(&text, names.len(), with_colo)?;
+                let url = range_in(&text, head.url)?;
+                let mut seen = Vec::with_capacity(names.len().saturating_add(2));
+                for (n, v) in names.iter().zip(&head.values) {
+                    let v = match v {
+                        None => Value::Absent,
+                        Some(v) => {
+                            let (a, b) = range_in(&text, v)?;
+                            Value::InHead(a, b)
+                        }
+                    };
+                    seen.push((n.clone(), v, false));
+                }
+                let colo = head.colo.map(|c| c.map(str::to_string));
+                Some((head.method.len(), url, seen, colo))
+            });
+            if let Some((method_end, url, seen, colo)) = parsed {
                 return JsRequest {
-                    url: head.url.to_string(),
-                    method: head.method.to_string(),
+                    head: text,
+                    method_end,
+                    url,
                     req,
                     seen: RefCell::new(seen),
-                    colo: head.colo.map(|c| c.map(str::to_string)),
+                    colo,
                     body: std::cell::OnceCell::new(),
                 };
             }
         }
+        let (method, url) = (req.method(), req.url());
+        let head = [method.as_str(), "\n", url.as_str()].concat();
         JsRequest {
-            url: req.url(),
-            method: req.method(),
+            method_end: method.len(),
+            url: (method.len().saturating_add(1), head.len()),
+            head,
             req,
             seen: RefCell::new(Vec::new()),
             colo: None,
@@ -376,19 +413,25 @@ impl JsRequest {
 
 impl RequestView for JsRequest {
     fn method(&self) -> &str {
-        &self.method
+        self.head.get(..self.method_end).unwrap_or_default()
     }
     fn url(&self) -> &str {
-        &self.url
+        self.head.get(self.url.0..self.url.1).unwrap_or_default()
     }
     fn header(&self, name: &str) -> Option<String> {
         if let Some((_, v, _)) = self.seen.borrow().iter().find(|(n, _, _)| &**n == name) {
-            return v.clone();
+            return match v {
+                Value::Absent => None,
+                Value::InHead(a, b) => self.head.get(*a..*b).map(str::to_string),
+                Value::Read(v) => Some(v.clone()),
+            };
         }
         let v = self.req.headers().get(name).ok().flatten();
-        self.seen
-            .borrow_mut()
-            .push((Rc::from(name), v.clone(), true));
+        let kept = match &v {
+            Some(v) => Value::Read(v.clone()),
+            None => Value::Absent,
+        };
+        self.seen.borrow_mut().push((Rc::from(name), kept, true));
         v
     }
     fn body(&self) -> Option<&[u8]> {
@@ -417,7 +460,7 @@ pub fn fetch(req: Request, env: JsValue, ctx: JsValue) -> Promise {
     }
     // The authorization servers' endpoints come before any API (docs/authorization-server.md).
     if let Some(p) = authz.and_then(|p| {
-        super::authz::serve(&view.req, &view.url, &view.method, p, &env, &ctx, now_ms)
+        super::authz::serve(&view.req, view.url(), view.method(), p, &env, &ctx, now_ms)
     }) {
         return p;
     }
