@@ -6,7 +6,8 @@
 //!
 //! The budgets are today's counts: a change that allocates more on the warm path fails here and
 //! has to say why (raise the budget in the same commit), one that allocates less lowers it.
-//! `cargo test --test allocations -- --nocapture` prints the counts.
+//! `cargo test --test allocations -- --nocapture` prints the counts. A test binary of its own:
+//! the counting allocator is the global allocator of the whole binary.
 
 use base64::Engine;
 use edge_interceptors::base::request::TestRequest;
