@@ -322,7 +322,11 @@ struct JsRequest {
     seen: RefCell<Vec<Seen>>,
     /// `request.cf.colo`, when read with the head.
     colo: Option<Option<String>>,
-    /// The body, once an interceptor asked for it; forwarded as these same bytes.
+    /// The body as the glue read it, once an interceptor asked for it: forwarded as this same
+    /// array (no copy out of wasm memory), and handed to WebCrypto for signatures over it.
+    body_js: std::cell::OnceCell<js_sys::Uint8Array>,
+    /// Its bytes in wasm memory, copied from `body_js` the first time the core reads them
+    /// (HMAC, digests); a body only WebCrypto verifies is never copied in.
     body: std::cell::OnceCell<Vec<u8>>,
 }
 
@@ -364,6 +368,7 @@ impl JsRequest {
                     req,
                     seen: RefCell::new(seen),
                     colo,
+                    body_js: std::cell::OnceCell::new(),
                     body: std::cell::OnceCell::new(),
                 };
             }
@@ -377,6 +382,7 @@ impl JsRequest {
             req,
             seen: RefCell::new(Vec::new()),
             colo: None,
+            body_js: std::cell::OnceCell::new(),
             body: std::cell::OnceCell::new(),
         }
     }
@@ -435,7 +441,8 @@ impl RequestView for JsRequest {
         v
     }
     fn body(&self) -> Option<&[u8]> {
-        self.body.get().map(Vec::as_slice)
+        let js = self.body_js.get()?;
+        Some(self.body.get_or_init(|| js.to_vec()).as_slice())
     }
 }
 
@@ -597,10 +604,7 @@ fn wait(mut w: Waiting, needs: Vec<Need>) -> Promise {
             .iter()
             .any(|n| matches!(n, Need::Signature(job) if job.over_body)) =>
         {
-            w.view
-                .body
-                .get()
-                .map(|b| js_sys::Uint8Array::from(b.as_slice()).into())
+            w.view.body_js.get().map(|b| b.clone().into())
         }
         None => None,
     };
@@ -666,7 +670,13 @@ fn resume(slot: u32, settled: JsValue) -> Option<Promise> {
                         .insert(crate::crypto::jobs::BODY_ID.into(), Settled::TooLarge);
                 }
                 Ok(v) => {
-                    let _ = w.view.body.set(js_sys::Uint8Array::new(&v).to_vec());
+                    // The glue's `readBody` resolves to a Uint8Array; anything else is copied
+                    // into one (`new Uint8Array(v)`), as before.
+                    let bytes = match v.dyn_into::<js_sys::Uint8Array>() {
+                        Ok(b) => b,
+                        Err(v) => js_sys::Uint8Array::new(&v),
+                    };
+                    let _ = w.view.body_js.set(bytes);
                 }
                 Err(e) => {
                     let e = format!("reading the request body: {}", jwt::js_error(e));
@@ -795,9 +805,7 @@ fn respond(
                     s.err.as_ref(),
                     slot,
                     &on_ok,
-                    view.body
-                        .get()
-                        .map(|b| js_sys::Uint8Array::from(b.as_slice())),
+                    view.body_js.get().cloned(),
                     plan.timeout_ms as f64,
                     trace_entries,
                 )
