@@ -153,33 +153,18 @@ pub fn plan(
         }
         // `{"app":…,"token":…}` (either may be absent), each part serialized and made
         // header-safe once per cached record.
-        let app = id.app().extra_info_header();
-        let token = id.token().and_then(|t| t.extra_info_header());
-        if let Some(h) = names
-            .extra_info
-            .as_ref()
-            .filter(|_| app.is_some() || token.is_some())
-        {
-            let len = [app, token]
-                .iter()
-                .flatten()
-                .map(|p| p.len().saturating_add(9))
-                .fold(2usize, usize::saturating_add);
-            let mut v = String::with_capacity(len);
-            v.push('{');
-            if let Some(a) = app {
-                v.push_str("\"app\":");
-                v.push_str(a);
+        if let Some(h) = &names.extra_info {
+            let app = id.app().extra_info_header();
+            let token = id.token().and_then(|t| t.extra_info_header());
+            let value = match (app, token) {
+                (Some(a), Some(t)) => Some(["{\"app\":", a, ",\"token\":", t, "}"].concat()),
+                (Some(a), None) => Some(["{\"app\":", a, "}"].concat()),
+                (None, Some(t)) => Some(["{\"token\":", t, "}"].concat()),
+                (None, None) => None,
+            };
+            if let Some(v) = value {
+                set.push((h.clone(), v));
             }
-            if let Some(t) = token {
-                if app.is_some() {
-                    v.push(',');
-                }
-                v.push_str("\"token\":");
-                v.push_str(t);
-            }
-            v.push('}');
-            set.push((h.clone(), v));
         }
     }
 
