@@ -9,12 +9,14 @@
 //! `cargo test --test allocations -- --nocapture` prints the counts. A test binary of its own:
 //! the counting allocator is the global allocator of the whole binary.
 
+mod common;
+
 use base64::Engine;
+use common::kv::decide_reading;
 use edge_interceptors::base::request::TestRequest;
 use edge_interceptors::gateway::pipeline::{decide, Answer, Decision, Input, Step};
 use edge_interceptors::gateway::policy::{compile, Policy};
-use edge_interceptors::interceptors::Need;
-use edge_interceptors::records::cache::{Layered, RecordCache, Slot};
+use edge_interceptors::records::cache::{Layered, RecordCache};
 use edge_interceptors::records::token_key;
 use edge_interceptors::trace::context::TraceContext;
 use serde_json::{json, Value};
@@ -110,33 +112,7 @@ fn warm(
     store: &HashMap<String, String>,
     req: &TestRequest,
 ) {
-    let mut fetched: HashMap<String, Slot> = HashMap::new();
-    for _ in 0..4 {
-        let input = Input {
-            req,
-            now_ms: NOW_MS,
-            request_id: "",
-        };
-        let source = Layered {
-            fetched: &fetched,
-            cache,
-            now_ms: NOW_MS,
-        };
-        match decide(policy, &input, &source) {
-            Step::Done(_) => return,
-            Step::Need(needs) => {
-                for need in needs {
-                    let Need::Kv(k) = need else {
-                        panic!("unexpected need {need:?}")
-                    };
-                    let slot = Slot::from_store(&k, store.get(&k).map(String::as_str));
-                    cache.insert(k.clone(), slot.clone(), NOW_MS);
-                    fetched.insert(k, slot);
-                }
-            }
-        }
-    }
-    panic!("too many rounds");
+    decide_reading(policy, cache, store, req, NOW_MS, "");
 }
 
 /// What the Worker's core does for one warm request (src/worker/adapter.rs, `fetch` and

@@ -1,11 +1,13 @@
 //! The whole pipeline on the host: a policy, an in-memory "KV", a fixed clock, and the same
 //! fetch-and-ask-again loop the Worker adapter runs.
 
+mod common;
+
+use common::kv::decide_reading;
 use edge_interceptors::base::request::TestRequest;
 use edge_interceptors::gateway::forward::always_removed;
 use edge_interceptors::gateway::pipeline::{decide, Answer, Decision, Input, Step};
 use edge_interceptors::gateway::policy::{compile, Policy};
-use edge_interceptors::interceptors::Need;
 use edge_interceptors::records::cache::{Layered, RecordCache, Slot};
 use edge_interceptors::records::token_key;
 use edge_interceptors::trace::{Cause, Outcome};
@@ -41,36 +43,16 @@ impl Gateway {
 
     /// Runs a request the way the adapter does: decide, fetch what is needed, decide again.
     fn run(&mut self, req: &TestRequest, now_ms: u64) -> Decision {
-        let mut fetched: HashMap<String, Slot> = HashMap::new();
-        for _ in 0..4 {
-            let input = Input {
-                req,
-                now_ms,
-                request_id: "r1",
-            };
-            let source = Layered {
-                fetched: &fetched,
-                cache: &self.cache,
-                now_ms,
-            };
-            match decide(&self.policy, &input, &source) {
-                Step::Done(d) => return d,
-                Step::Need(needs) => {
-                    for need in needs {
-                        // These policies only read records (tests/jwt.rs runs JWKS and
-                        // signature needs).
-                        let Need::Kv(k) = need else {
-                            panic!("unexpected need {need:?}")
-                        };
-                        self.reads += 1;
-                        let slot = Slot::from_store(&k, self.store.get(&k).map(String::as_str));
-                        self.cache.insert(k.clone(), slot.clone(), now_ms);
-                        fetched.insert(k, slot);
-                    }
-                }
-            }
-        }
-        panic!("too many rounds");
+        let (d, reads) = decide_reading(
+            &self.policy,
+            &mut self.cache,
+            &self.store,
+            req,
+            now_ms,
+            "r1",
+        );
+        self.reads += reads;
+        d
     }
 }
 

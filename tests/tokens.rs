@@ -2,14 +2,16 @@
 //! (their headers in the forwarding plan), validators in the request flow, the chain checks of
 //! the policy compiler, and the TOKEN_SECRET handling.
 
+mod common;
+
+use common::kv::decide_reading;
 use edge_interceptors::base::request::TestRequest;
-use edge_interceptors::gateway::pipeline::{decide, Answer, Decision, Input, Step};
+use edge_interceptors::gateway::pipeline::{Answer, Decision};
 use edge_interceptors::gateway::policy::chains::{
     attach_token_keys as attach, uses_generated_tokens,
 };
 use edge_interceptors::gateway::policy::{compile, Policy};
-use edge_interceptors::interceptors::Need;
-use edge_interceptors::records::cache::{Layered, RecordCache, Slot};
+use edge_interceptors::records::cache::RecordCache;
 use edge_interceptors::trace::{Cause, Outcome};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -45,31 +47,7 @@ impl Gateway {
     }
 
     fn run(&mut self, req: &TestRequest, now_ms: u64) -> Decision {
-        let mut fetched: HashMap<String, Slot> = HashMap::new();
-        for _ in 0..4 {
-            let input = Input {
-                req,
-                now_ms,
-                request_id: "r",
-            };
-            let source = Layered {
-                fetched: &fetched,
-                cache: &self.cache,
-                now_ms,
-            };
-            match decide(&self.policy, &input, &source) {
-                Step::Done(d) => return d,
-                Step::Need(needs) => {
-                    for need in needs {
-                        let Need::Kv(k) = need else { panic!() };
-                        let slot = Slot::from_store(&k, self.store.get(&k).map(String::as_str));
-                        self.cache.insert(k.clone(), slot.clone(), now_ms);
-                        fetched.insert(k, slot);
-                    }
-                }
-            }
-        }
-        panic!("too many rounds")
+        decide_reading(&self.policy, &mut self.cache, &self.store, req, now_ms, "r").0
     }
 }
 

@@ -1,10 +1,12 @@
-//! Helpers shared by the host tests of RFC 9421 and body signatures: pure-Rust verifiers that
-//! stand in for the runtime's WebCrypto.
+//! Helpers shared by the host tests: pure-Rust verifiers that stand in for the runtime's
+//! WebCrypto (RFC 9421 and body signatures), and the adapter's loop over an in-memory KV
+//! ([`kv`]).
 #![allow(dead_code)]
+
+pub mod kv;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use edge_interceptors::crypto::httpsig::{verify_hmac_sha256, Algorithm};
 use serde_json::Value;
 
 /// The fixture directory of the RFC 9421 vectors.
@@ -22,8 +24,17 @@ pub fn pem_der(pem: &str) -> Vec<u8> {
 }
 
 /// Verifies `sig` over `base` with the named RFC 9421 test key, as WebCrypto would (HMAC with
-/// the crate's own constant-time check).
-pub fn verify(keys: &Value, key: &str, alg: Algorithm, base: &[u8], sig: &[u8]) -> bool {
+/// the crate's own constant-time check). Host only: its verifiers are host dev-dependencies
+/// (the tests that use this module are also checked for wasm32).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn verify(
+    keys: &Value,
+    key: &str,
+    alg: edge_interceptors::crypto::httpsig::Algorithm,
+    base: &[u8],
+    sig: &[u8],
+) -> bool {
+    use edge_interceptors::crypto::httpsig::{verify_hmac_sha256, Algorithm};
     let k = &keys["keys"][key];
     match alg {
         Algorithm::HmacSha256 => {
