@@ -1,6 +1,8 @@
 // The authorization server's calls into the runtime, one call each, every wait with a time
 // limit. No logic lives here: Rust (src/authz/) decides, this applies.
 
+import { readBody as readUpTo } from "./glue.js";
+
 /** Rejects with `<what>: no answer within <ms> ms` unless `p` settles first. */
 export function withTimeout(p, ms, what) {
   let timer;
@@ -10,43 +12,9 @@ export function withTimeout(p, ms, what) {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-/** Reads a stream, at most `max` bytes: the bytes, or null as soon as there are more. */
-async function readAtMost(stream, max) {
-  if (!stream) return new Uint8Array(0);
-  const reader = stream.getReader();
-  const chunks = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.byteLength;
-    if (n > max) {
-      reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
-/** The request body, at most `max` bytes (null when larger), within `ms`. */
+/** The request body, at most `max` bytes (null when larger), within `ms` (glue.js `readBody`). */
 export function readBody(req, max, ms) {
-  // A declared length (the runtime holds the body to it) is read in one call, or refused unread.
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  let read;
-  if (Number.isSafeInteger(declared) && declared >= 0) {
-    if (declared > max) return Promise.resolve(null);
-    read = req.arrayBuffer().then((b) => (b.byteLength > max ? null : new Uint8Array(b)));
-  } else {
-    read = readAtMost(req.body, max);
-  }
-  return withTimeout(read, ms, "reading the request body");
+  return withTimeout(readUpTo(req, max), ms, "reading the request body");
 }
 
 function kv(ns) {
@@ -102,7 +70,7 @@ export function ownerCheck(url, bearer, body, ms) {
     redirect: "manual",
     signal: AbortSignal.timeout(ms),
   }).then(async (r) => {
-    const bytes = await readAtMost(r.body, 65536);
+    const bytes = await readUpTo(r, 65536);
     return [r.status, bytes ? new TextDecoder().decode(bytes) : ""];
   });
   return withTimeout(call, ms, "resource owner check");

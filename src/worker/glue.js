@@ -308,12 +308,30 @@ function withHeaders(r, pairs) {
 }
 
 /**
- * Reads `req`'s body, at most `max` bytes: resolves to the bytes, or to null as soon as there
- * are more (reading stops there; nothing larger is ever held in memory).
+ * Reads the body of `req` (a Request or a Response), at most `max` bytes: resolves to the bytes, or to null when there are more
+ * (nothing larger is ever held in memory). A body of declared length (the runtime holds the
+ * body to its `Content-Length`) is refused unread when too large, else read in one call
+ * (`arrayBuffer`, 30-50 µs less CPU per request than a reader's loop: docs/performance.md);
+ * one without (chunked) is read chunk by chunk and reading stops as soon as it is too large.
+ * Also the authorization server's body read (authz_glue.js). Never throws: rejects.
  */
-export async function readBody(req, max) {
-  if (!req.body) return new Uint8Array(0);
-  const reader = req.body.getReader();
+export function readBody(req, max) {
+  try {
+    const declared = Number(req.headers.get("content-length") ?? NaN);
+    if (Number.isSafeInteger(declared) && declared >= 0) {
+      if (declared > max) return Promise.resolve(null);
+      return req.arrayBuffer().then((b) => (b.byteLength > max ? null : new Uint8Array(b)));
+    }
+    return readAtMost(req.body, max);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** Reads a stream, at most `max` bytes: the bytes, or null as soon as there are more. */
+async function readAtMost(stream, max) {
+  if (!stream) return new Uint8Array(0);
+  const reader = stream.getReader();
   const chunks = [];
   let n = 0;
   for (;;) {
