@@ -873,10 +873,17 @@ export function gateway(factories) {
 }
 
 /**
- * The request body, at most `max` bytes (glue.js readBody): the bytes, or null as soon as there
- * are more (reading stops there).
+ * The request body, at most `max` bytes (glue.js readBody): the bytes, or null when there are
+ * more. A declared length is read in one call (`arrayBuffer`) or refused unread; a chunked body
+ * chunk by chunk, reading stopped as soon as it is too large.
  */
 export async function readBody(req, max) {
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (Number.isSafeInteger(declared) && declared >= 0) {
+    if (declared > max) return null;
+    const b = await req.arrayBuffer();
+    return b.byteLength > max ? null : new Uint8Array(b);
+  }
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks = [];
