@@ -311,7 +311,7 @@ function withHeaders(r, pairs) {
  * Reads the body of `req` (a Request or a Response), at most `max` bytes: resolves to the bytes, or to null when there are more
  * (nothing larger is ever held in memory). A body of declared length (the runtime holds the
  * body to its `Content-Length`) is refused unread when too large, else read in one call
- * (`arrayBuffer`, 30-50 µs less CPU per request than a reader's loop: docs/performance.md);
+ * (`arrayBuffer`: 20-70 µs less CPU per request than a reader's loop, docs/performance.md);
  * one without (chunked) is read chunk by chunk and reading stops as soon as it is too large.
  * Also the authorization server's body read (authz_glue.js). Never throws: rejects.
  */
