@@ -166,6 +166,8 @@ struct Gateway {
     store_delay_ms: u64,
     /// The nonce store does not answer in time (the adapter's limit fired).
     store_times_out: bool,
+    /// The client does not send its body in time (the adapter's limit, `timeouts.body_ms`).
+    body_times_out: bool,
     body_reads: usize,
     verifications: usize,
     /// Rounds of needs the last request took (what the adapter would wait for).
@@ -190,6 +192,7 @@ impl Gateway {
             nonces: HashMap::new(),
             store_delay_ms: 0,
             store_times_out: false,
+            body_times_out: false,
             body_reads: 0,
             verifications: 0,
             rounds: 0,
@@ -231,7 +234,16 @@ impl Gateway {
                     Need::Body(max) => {
                         self.body_reads += 1;
                         let b = body.unwrap_or_default();
-                        if b.len() as u64 > max {
+                        if self.body_times_out {
+                            settled.insert(
+                                BODY_ID.into(),
+                                Settled::TimedOut(
+                                    "reading the request body: the client did not answer \
+                                     within 30000 ms"
+                                        .into(),
+                                ),
+                            );
+                        } else if b.len() as u64 > max {
                             // The reader stops beyond the limit.
                             settled.insert(BODY_ID.into(), Settled::TooLarge);
                         } else {
@@ -503,6 +515,36 @@ fn body_mode_limits_the_body_and_fails_closed() {
         .with_header("signature", &sig);
     let d = gw.run(&r, Some(b"12345"), 0);
     assert!(matches!(&d.answer, Answer::Reply(r) if r.status == 413));
+}
+
+#[test]
+fn body_mode_a_body_not_sent_in_time_is_a_408_and_never_passes() {
+    for alg in ["HmacSHA256", "SHA256withRSA"] {
+        let mut gw = Gateway::new(json!({"type": "digital_signature", "algorithm": alg}));
+        let body = b"{\"amount\": 10}";
+        let sig = sign_body(alg, body);
+        gw.body_times_out = true;
+        let d = gw.run(&body_req(Some(&sig), body.len()), Some(body), 0);
+        match &d.answer {
+            Answer::Reply(r) => assert_eq!((r.status, &*r.body), (408, "Request Timeout"), "{alg}"),
+            Answer::Forward(_) => panic!("{alg}: passed: {:?}", d.trace),
+        }
+        let e = d
+            .trace
+            .entries
+            .iter()
+            .find(|e| e.interceptor == "digital_signature")
+            .unwrap();
+        assert_eq!(e.cause, Some(Cause::BodyTimeout), "{alg}");
+        assert_eq!(d.outcome, Outcome::Fault, "{alg}");
+        assert!(
+            e.detail.as_deref().unwrap().contains("within 30000 ms"),
+            "{alg}"
+        );
+        // Sent in time, the same request passes.
+        gw.body_times_out = false;
+        passed(&gw.run(&body_req(Some(&sig), body.len()), Some(body), 0));
+    }
 }
 
 #[test]

@@ -322,6 +322,24 @@ fn each_api_has_its_origin_time_limit() {
 }
 
 #[test]
+fn the_body_time_limit_is_a_policy_setting() {
+    assert_eq!(
+        compile(&policy()).unwrap().timeouts.body_ms,
+        30_000,
+        "the default"
+    );
+    let mut p = policy();
+    p["timeouts"] = json!({"body_ms": 2_000});
+    assert_eq!(compile(&p).unwrap().timeouts.body_ms, 2_000);
+    p["timeouts"] = json!({"body_ms": 600_001});
+    let e = compile(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("policy.timeouts.body_ms: 600001 is out of range; must be between 1 and 600000"),
+        "{e}"
+    );
+}
+
+#[test]
 fn trace_json_has_no_raw_credential() {
     let mut g = gateway();
     for token in ["tok-a", "tok-unknown-secret"] {

@@ -33,6 +33,7 @@ impl Reply {
         let body = match status {
             400 => "Bad Request",
             404 => "Not Found",
+            408 => "Request Timeout",
             413 => "Payload Too Large",
             405 => "Method Not Allowed",
             500 => "Internal Server Error",

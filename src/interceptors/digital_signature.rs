@@ -237,11 +237,19 @@ impl DigitalSignature {
             return Ok(b);
         }
         match call.records.settled(BODY_ID) {
-            Some(Settled::Failed(e) | Settled::TimedOut(e)) => {
+            Some(Settled::Failed(e)) => {
                 return Err(fault(
                     self.common.kind,
                     400,
                     Cause::Malformed,
+                    e.to_string(),
+                ))
+            }
+            Some(Settled::TimedOut(e)) => {
+                return Err(fault(
+                    self.common.kind,
+                    408,
+                    Cause::BodyTimeout,
                     e.to_string(),
                 ))
             }

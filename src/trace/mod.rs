@@ -92,6 +92,8 @@ pub enum Cause {
     Replayed,
     /// The body is larger than the interceptor reads (413).
     BodyTooLarge,
+    /// The client did not send the body an interceptor reads within `timeouts.body_ms` (408).
+    BodyTimeout,
     // CSRF and Time Tokens.
     /// A genuine token issued for another app, session or bound value.
     WrongBinding,

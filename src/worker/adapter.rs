@@ -67,7 +67,7 @@ extern "C" {
         trace_entries: u32,
     ) -> Promise;
     #[wasm_bindgen(js_name = readBody)]
-    fn glue_read_body(req: &Request, max: f64) -> Promise;
+    fn glue_read_body(req: &Request, max: f64, ms: f64) -> Promise;
     /// Claims a nonce in the nonce store's instance `nonce-<shard>`: resolves to true when it
     /// was fresh, false when replayed; rejects (a `TimeoutError` past `ms`) when it cannot.
     #[wasm_bindgen(js_name = claimNonce)]
@@ -599,7 +599,9 @@ fn wait(mut w: Waiting, needs: Vec<Need>) -> Promise {
         Need::Body(max) => Some(*max),
         _ => None,
     }) {
-        Some(max) => Some(glue_read_body(&w.view.req, max as f64).into()),
+        Some(max) => {
+            Some(glue_read_body(&w.view.req, max as f64, w.timeouts.body_ms as f64).into())
+        }
         None if asked
             .iter()
             .any(|n| matches!(n, Need::Signature(job) if job.over_body)) =>
@@ -679,11 +681,15 @@ fn resume(slot: u32, settled: JsValue) -> Option<Promise> {
                     let _ = w.view.body_js.set(bytes);
                 }
                 Err(e) => {
-                    let e = format!("reading the request body: {}", jwt::js_error(e));
-                    w.settled.insert(
-                        crate::crypto::jobs::BODY_ID.into(),
-                        Settled::Failed(e.into()),
-                    );
+                    let timeout = timed_out(&e);
+                    let e = format!("reading the request body: {}", jwt::js_error(e)).into();
+                    let settled = if timeout {
+                        Settled::TimedOut(e)
+                    } else {
+                        Settled::Failed(e)
+                    };
+                    w.settled
+                        .insert(crate::crypto::jobs::BODY_ID.into(), settled);
                 }
             },
             Need::Signature(job) => {

@@ -74,6 +74,9 @@ function records(apis) {
   };
 }
 
+/** `timeouts.body_ms` of this suite: above the 4.5 s slow upload of the late-claim test. */
+const BODY_MS = 7000;
+
 function makePolicy(origin, rfcBases) {
   const api = (name, ds, base = `/${name}`) => ({
     name,
@@ -82,6 +85,7 @@ function makePolicy(origin, rfcBases) {
     interceptors: [{ type: 'client_id' }, ds],
   });
   return {
+    timeouts: { body_ms: BODY_MS },
     apis: [
       ...BODY_ALGS.map((a) => api(`body-${slug(a)}`, { type: 'digital_signature', algorithm: a })),
       api('body-query', { type: 'digital_signature', algorithm: 'SHA256withRSA', location: 'query', name: 'sig' }),
@@ -324,6 +328,27 @@ describe('Digital Signature, body mode (Sensedia-compatible)', () => {
     const ok = await send('POST', '/body-small/items', [['Host', new URL(gw.url).host], ['client_id', CLIENT], ['x-e2e-id', id2], ['signature', signBody({ algorithm: 'HmacSHA256', key: hmacSecret, body: small })]], small);
     const seen = assertPassed(ok, origin, id2);
     assert.equal(seen.body.toString('utf8'), small);
+  });
+
+  test('a body not sent within timeouts.body_ms: 408, traced body_timeout, never forwarded', { timeout: 30_000 }, async () => {
+    const id = uniq('ds');
+    const body = '{"late":true}';
+    const sig = signBody({ algorithm: 'HmacSHA256', key: hmacSecret, body });
+    const t0 = Date.now();
+    const res = await send(
+      'POST',
+      '/body-hmacsha256/items',
+      [['Host', new URL(gw.url).host], ['client_id', CLIENT], ['x-e2e-id', id], ['signature', sig], ['Content-Length', String(body.length)]],
+      body,
+      { bodyDelayMs: BODY_MS + 2500 },
+    );
+    const waited = Date.now() - t0;
+    assertFault(res, 408);
+    assert.ok(waited >= BODY_MS - 200 && waited < BODY_MS + 2500, `answered after ${waited} ms`);
+    assertNotForwarded(origin, id);
+    const e = await dsEntry(res);
+    assert.equal(e.cause, 'body_timeout');
+    assert.match(e.detail, new RegExp(`reading the request body: .*within ${BODY_MS} ms`));
   });
 
   test('without the app identified first the signature is never checked (client id denial)', T, async () => {

@@ -664,6 +664,7 @@ export const FAULT_BODY = {
   400: 'Bad Request',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   413: 'Payload Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',

@@ -37,6 +37,9 @@ pub struct Timeouts {
     pub kv_ms: u64,
     /// One nonce-store claim (503).
     pub nonce_store_ms: u64,
+    /// The request body an interceptor reads (Digital Signature), from when reading starts
+    /// (408).
+    pub body_ms: u64,
 }
 
 impl Default for Timeouts {
@@ -45,6 +48,7 @@ impl Default for Timeouts {
             origin_ms: 30_000,
             kv_ms: 5_000,
             nonce_store_ms: 5_000,
+            body_ms: 30_000,
         }
     }
 }
@@ -184,6 +188,7 @@ fn compile_root(v: &Value, errs: &mut Vec<String>) -> Option<Policy> {
                 MAX_STORE_TIMEOUT_MS,
                 &mut timeouts.nonce_store_ms,
             ),
+            ("body_ms", MAX_ORIGIN_TIMEOUT_MS, &mut timeouts.body_ms),
         ] {
             if let Some(ms) = t.opt_u64_in(key, 1, max, errs) {
                 *slot = ms;
