@@ -339,13 +339,21 @@ function timeoutError(what, ms) {
   return e;
 }
 
-/** `p`, or a rejection with a TimeoutError after `ms`. */
+/** `p`, or a rejection with a TimeoutError after `ms` (as glue.js: one promise, one `then`). */
 function withTimeout(p, ms, what) {
-  let timer;
-  const limit = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(timeoutError(what, ms)), ms);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(timeoutError(what, ms)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
   });
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
 /** Reads of one key by concurrent requests share one `get`, each with its own time limit. */
@@ -614,7 +622,7 @@ function compilePolicy(raw, factories) {
     extraInfo: (ih.extra_info ?? "x-edge-app-extra-info").toLowerCase(),
   };
   const t = p.timeouts ?? {};
-  const timeouts = { originMs: t.origin_ms ?? 30_000, kvMs: t.kv_ms ?? 5_000 };
+  const timeouts = { originMs: t.origin_ms ?? 30_000, kvMs: t.kv_ms ?? 5_000, bodyMs: t.body_ms ?? 30_000 };
   const apis = p.apis.map((a) => {
     if (a.resources) throw new Error(`api ${a.name}: resources are not supported by the twin`);
     return {
@@ -655,7 +663,7 @@ function underBase(path, base) {
 }
 
 const plain = (status, body) => new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
-const PLAIN = { 404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout", 400: "Bad Request", 413: "Payload Too Large" };
+const PLAIN = { 404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout", 400: "Bad Request", 408: "Request Timeout", 413: "Payload Too Large" };
 
 // ---------------------------------------------------------------- the Worker
 
@@ -873,11 +881,16 @@ export function gateway(factories) {
 }
 
 /**
- * The request body, at most `max` bytes (glue.js readBody): the bytes, or null when there are
- * more. A declared length is read in one call (`arrayBuffer`) or refused unread; a chunked body
- * chunk by chunk, reading stopped as soon as it is too large.
+ * The request body, at most `max` bytes (glue.js readBody), within `ms`: the bytes, or null when
+ * there are more; rejects with a TimeoutError past `ms`. A declared length is read in one call
+ * (`arrayBuffer`) or refused unread; a chunked body chunk by chunk, reading stopped as soon as it
+ * is too large.
  */
-export async function readBody(req, max) {
+export function readBody(req, max, ms) {
+  return withTimeout(readUpTo(req, max), ms, "the client");
+}
+
+async function readUpTo(req, max) {
   const declared = Number(req.headers.get("content-length") ?? NaN);
   if (Number.isSafeInteger(declared) && declared >= 0) {
     if (declared > max) return null;

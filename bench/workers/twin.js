@@ -419,9 +419,10 @@ function digitalSignature(o, docs) {
     if (cl !== null && /^\d+$/.test(cl) && Number(cl) > maxBody) return tooLarge(Number(cl));
     let b;
     try {
-      b = await readBody(call.req, maxBody);
+      b = await readBody(call.req, maxBody, call.state.policy.timeouts.bodyMs);
     } catch (e) {
-      return fault("digital_signature", 400, "malformed", `reading the request body: ${e?.message ?? e}`);
+      const detail = `reading the request body: ${e?.message ?? e}`;
+      return e?.name === "TimeoutError" ? fault("digital_signature", 408, "body_timeout", detail) : fault("digital_signature", 400, "malformed", detail);
     }
     if (b === null) return tooLarge(null);
     call.body = b;
