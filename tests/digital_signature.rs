@@ -15,7 +15,7 @@ use edge_interceptors::gateway::pipeline::{decide, Answer, Decision, Input, Step
 use edge_interceptors::gateway::policy::{compile, Policy};
 use edge_interceptors::interceptors::{Need, WithSettled};
 use edge_interceptors::records::cache::{Layered, RecordCache, Slot};
-use edge_interceptors::trace::{Cause, Outcome};
+use edge_interceptors::trace::{Cause, Entry, Outcome};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::signature::{SignatureEncoding, Signer, Verifier};
 use serde_json::{json, Value};
@@ -284,6 +284,15 @@ impl Gateway {
     }
 }
 
+/// The Digital Signature interceptor's trace entry of a decision.
+fn ds_entry(d: &Decision) -> &Entry {
+    d.trace
+        .entries
+        .iter()
+        .find(|e| e.interceptor == "digital_signature")
+        .expect("a digital_signature entry")
+}
+
 fn denied(d: &Decision, body: &str, cause: Cause) {
     match &d.answer {
         Answer::Reply(r) => {
@@ -291,12 +300,7 @@ fn denied(d: &Decision, body: &str, cause: Cause) {
         }
         Answer::Forward(_) => panic!("passed: {:?}", d.trace),
     }
-    let e = d
-        .trace
-        .entries
-        .iter()
-        .find(|e| e.interceptor == "digital_signature")
-        .unwrap();
+    let e = ds_entry(d);
     assert_eq!(e.cause, Some(cause), "{e:?}");
 }
 
@@ -529,12 +533,7 @@ fn body_mode_a_body_not_sent_in_time_is_a_408_and_never_passes() {
             Answer::Reply(r) => assert_eq!((r.status, &*r.body), (408, "Request Timeout"), "{alg}"),
             Answer::Forward(_) => panic!("{alg}: passed: {:?}", d.trace),
         }
-        let e = d
-            .trace
-            .entries
-            .iter()
-            .find(|e| e.interceptor == "digital_signature")
-            .unwrap();
+        let e = ds_entry(&d);
         assert_eq!(e.cause, Some(Cause::BodyTimeout), "{alg}");
         assert_eq!(d.outcome, Outcome::Fault, "{alg}");
         assert!(
@@ -829,12 +828,7 @@ fn rfc9421_every_cause() {
             .with_header("Signature-Input", i)
             .with_header("Signature", s);
         let d = gw.run(&r, None, NOW);
-        let e = d
-            .trace
-            .entries
-            .iter()
-            .find(|e| e.interceptor == "digital_signature")
-            .unwrap();
+        let e = ds_entry(&d);
         assert!(
             matches!(e.cause, Some(Cause::Malformed | Cause::Missing)),
             "{i} {s}: {e:?}"
@@ -932,12 +926,7 @@ fn rfc9421_a_nonce_store_too_slow_to_answer_fails_closed() {
         Answer::Reply(r) => assert_eq!((r.status, &*r.body), (503, "Service Unavailable")),
         Answer::Forward(_) => panic!("passed: {:?}", d.trace),
     }
-    let e = d
-        .trace
-        .entries
-        .iter()
-        .find(|e| e.interceptor == "digital_signature")
-        .unwrap();
+    let e = ds_entry(&d);
     assert_eq!(e.cause, Some(Cause::StoreTimeout));
     assert_eq!(d.outcome, Outcome::Fault);
     // Once the store answers, the same request passes (nothing was claimed or cached).
@@ -1027,12 +1016,7 @@ fn rfc9421_a_signature_of_the_wrong_length_is_a_bad_signature_not_a_fault() {
                 gw.verifications, 0,
                 "{section} {len}: nothing for WebCrypto"
             );
-            let e = d
-                .trace
-                .entries
-                .iter()
-                .find(|e| e.interceptor == "digital_signature")
-                .unwrap();
+            let e = ds_entry(&d);
             if section == "B.2.6" {
                 assert!(
                     e.detail
