@@ -232,6 +232,7 @@ async function refusedEverywhere(clientId, token) {
   assertNotForwarded(origin, id);
   ({ res, id } = await call('/catalog/x', [['access_token', token]]));
   assertDenied(res, MSG.accessToken('HEADER', 'access_token'));
+  assertNotForwarded(origin, id);
   ({ res, id } = await call('/bearer/x', [['Authorization', `Bearer ${token}`]]));
   assertDenied(res, MSG.accessToken('HEADER', 'Authorization'));
   assert.equal(res.headers['www-authenticate'], 'Bearer error="invalid_token"');

@@ -375,6 +375,7 @@ test('issuer keys written by the tool: rotation in two steps, the old key refuse
   const fresh = await signJwt('p256', 'ES256', 'ec-old');
   ({ res, id } = await call('/reports/q5', { headers: bearer(fresh) }));
   assertDenied(res, JWT_MSG);
+  assertNotForwarded(origin, id);
   ({ res, id } = await call('/reports/q6', { headers: bearer(newJwt) }));
   assertPassed(res, origin, id);
 
