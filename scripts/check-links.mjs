@@ -190,7 +190,7 @@ function headingText(markdown) {
     .replace(/<[^>]+>/g, "") // HTML tags
     .replace(/(\*\*|__)(?=\S)(.+?)(?<=\S)\1/g, "$2") // strong
     .replace(/(\*|\b_)(?=\S)(.+?)(?<=\S)(\*|_\b)/g, "$2") // emphasis
-    .replace(/\\([!-\/:-@\[-`{-~])/g, "$1"); // backslash escapes
+    .replace(/\\([!-/:-@[-`{-~])/g, "$1"); // backslash escapes
 }
 
 // GitHub's slug (github-slugger): lowercase, drop everything but letters, marks, numbers,
@@ -256,9 +256,9 @@ function anchorsOf(path) {
 
 // [text](target) and ![alt](target), text with at most one level of nested brackets; the target
 // bare or in <>, optionally followed by a title.
-const INLINE_LINK = /!?\[((?:[^\[\]\\]|\\.|\[(?:[^\[\]\\]|\\.)*\])*)\]\(\s*(<[^>\n]*>|[^\s()]*(?:\([^\s()]*\)[^\s()]*)*)(?:\s+(?:"[^"]*"|'[^']*'|\([^)]*\)))?\s*\)/g;
+const INLINE_LINK = /!?\[((?:[^[\]\\]|\\.|\[(?:[^[\]\\]|\\.)*\])*)\]\(\s*(<[^>\n]*>|[^\s()]*(?:\([^\s()]*\)[^\s()]*)*)(?:\s+(?:"[^"]*"|'[^']*'|\([^)]*\)))?\s*\)/g;
 // [ref]: target
-const REFERENCE_DEFINITION = /^ {0,3}\[((?:[^\[\]\\]|\\.)+)\]:\s*(<[^>\n]*>|\S+)/;
+const REFERENCE_DEFINITION = /^ {0,3}\[((?:[^[\]\\]|\\.)+)\]:\s*(<[^>\n]*>|\S+)/;
 
 function linksOf(path) {
   const links = [];

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, clippy (host and wasm32), host tests, the Worker build,
+# Runs every check and test: formatting, the JavaScript lint, clippy (host and wasm32), host tests, the Worker build,
 # the deployable bundle (wrangler deploy --dry-run), and the end-to-end tests in Miniflare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,8 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "relative links in README.md and docs/"
 node scripts/check-links.mjs
+step "eslint (the Worker's JavaScript, the benchmark, the tests and scripts: eslint.config.mjs)"
+npx eslint .
 step "cargo clippy (host)"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cargo clippy (wasm32-unknown-unknown, with the test-build features)"

@@ -162,7 +162,7 @@ export class Common {
   extract(call) {
     const name = this.el.name;
     for (const place of this.places) {
-      let v = null;
+      let v;
       if (place === "header") v = call.req.headers.get(name);
       else if (place === "query") {
         const all = call.query === null ? [] : new URLSearchParams(call.query).getAll(name);

@@ -211,6 +211,7 @@ describe('CSRF in a real browser', H, () => {
     await page.goto(`${base}/app/page`); // a session first
     await page.waitForSelector('#done', { timeout: 10_000 });
     await page.goto(`${base}/app/hpage`);
+    // eslint-disable-next-line no-undef -- runs in the page, where `document` is
     await page.waitForFunction(() => document.title.startsWith('{'), null, { timeout: 10_000 });
     const result = JSON.parse(await page.title());
     assert.deepEqual(result, {

@@ -363,6 +363,7 @@ async function generate(r) {
     ['the token quoted', `"${TOKEN}"`],
   ]) {
     let v = value;
+    // eslint-disable-next-line no-control-regex -- any character outside Latin-1, NUL included in the range
     if (/[^\u0000-\u00ff]/.test(v)) v = Buffer.from(v, 'utf8').toString('latin1');
     add('odd encodings', `access_token header: ${desc}`, { path: '/oauth/x', headers: [['client_id', APP], ['access_token', v]] });
     add('odd encodings', `access_token cookie: ${desc}`, { path: '/at/x', headers: [['Cookie', `access_token=${v}`]] });
@@ -465,6 +466,7 @@ async function generate(r) {
   // Adversarial numbers in correctly signed tokens: refused (or, when the token is in fact
   // valid, passed), never a fault.
   const numbers = [
+    // eslint-disable-next-line no-loss-of-precision -- 2^53 + 1 on purpose: what a JSON parser rounds
     0, -1, 1e300, -1e300, 9007199254740993, -9007199254740993, 8640000000000, -8640000000000, 8210266876799, -8334601228800,
     -8334601228799, -8334601228740, 1.5, '1e400', '-1e400', '"soon"', 'null', 'true', '[]', '9223372036854775808', '-9223372036854775809',
   ];
