@@ -1,21 +1,10 @@
 // The authorization server's calls into the runtime, one call each, every wait with a time
 // limit. No logic lives here: Rust (src/authz/) decides, this applies.
 
-import { readBody as readUpTo } from "./glue.js";
+import { readBody as readUpTo, withTimeout } from "./glue.js";
 
-/** Rejects with `<what>: no answer within <ms> ms` unless `p` settles first. */
-export function withTimeout(p, ms, what) {
-  let timer;
-  const late = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
-/** The request body, at most `max` bytes (null when larger), within `ms` (glue.js `readBody`). */
-export function readBody(req, max, ms) {
-  return withTimeout(readUpTo(req, max), ms, "reading the request body");
-}
+/** The request body, at most `max` bytes (null when larger), within `ms`: glue.js's. */
+export { readBody } from "./glue.js";
 
 function kv(ns) {
   if (!ns || typeof ns.get !== "function") throw new Error("the RECORDS KV binding is missing");

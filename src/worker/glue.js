@@ -142,11 +142,12 @@ function timeoutError(what, ms) {
 }
 
 /**
- * `p`, or a rejection with a `TimeoutError` after `ms` milliseconds: one promise and one `then`
- * (a `Promise.race` with a `finally` makes four; the signature body is read this way on every
- * request).
+ * `p`, or a rejection with a `TimeoutError` ("<what> did not answer within <ms> ms") after `ms`
+ * milliseconds: one promise and one `then` (a `Promise.race` with a `finally` makes four; the
+ * signature body is read this way on every request). Also the authorization server's
+ * (authz_glue.js).
  */
-function withTimeout(p, ms, what) {
+export function withTimeout(p, ms, what) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(timeoutError(what, ms)), ms);
     p.then(
