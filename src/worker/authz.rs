@@ -146,6 +146,12 @@ async fn wait(p: Promise) -> Result<JsValue, String> {
     JsFuture::from(p).await.map_err(js_error)
 }
 
+/// Whether a rejection is a time limit's (glue.js `withTimeout`: a `TimeoutError`).
+fn timed_out(e: &JsValue) -> bool {
+    e.dyn_ref::<js_sys::Error>()
+        .is_some_and(|e| e.name() == "TimeoutError")
+}
+
 async fn run(
     policy: &Policy,
     idx: usize,
@@ -265,7 +271,11 @@ async fn run(
             pending.push((need, p));
         }
         for (need, p) in pending {
-            let got = wait(p).await;
+            let settled = JsFuture::from(p).await;
+            // A KV read past its time limit is traced as such (`store_timeout`), not as a
+            // store that failed; both answer 503.
+            let kv_timed_out = settled.as_ref().err().is_some_and(timed_out);
+            let got = settled.map_err(js_error);
             match need {
                 Need::Body(_) => {
                     body = Some(match got {
@@ -277,6 +287,7 @@ async fn run(
                 Need::Kv(key) => {
                     let slot = match got {
                         Ok(v) => Slot::from_store(&key, v.as_string().as_deref()),
+                        Err(e) if kv_timed_out => Slot::TimedOut(e.into()),
                         Err(e) => Slot::Unavailable(e.into()),
                     };
                     CACHE.with(|c| {

@@ -10,7 +10,7 @@
 // bindings replaced by Miniflare wrapped bindings that this process controls — every KV read
 // counted per key and answered, failed, delayed or left hanging as the test says
 // (`gw.kv.mode = (key) => 'pass' | 'fail' | 'hang' | { delayMs }`, or a promise of one: the read
-// waits for it), every nonce claim answered
+// waits for it; writes go straight through), every nonce claim answered
 // fresh, replayed, failed or left hanging (`gw.nonces.mode`). The KV stand-in reads through to a
 // real local KV namespace, which `gw.seed` writes.
 
@@ -404,6 +404,10 @@ export default function (env) {
       if (a.mode === 'fail') throw new Error('KV stand-in: failing as the test asked');
       if (a.delayMs) await new Promise((r) => setTimeout(r, a.delayMs));
       return env.INNER.get(key, options);
+    },
+    // Writes (the authorization server's token records) go straight through.
+    put(key, value, options) {
+      return env.INNER.put(key, value, options);
     },
   };
 }`;

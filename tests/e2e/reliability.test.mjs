@@ -2,7 +2,7 @@
 // closed, each traced with its cause), concurrent reads of one KV key merged into one, and the
 // inputs that turned into 5xx (a JWT with an extreme nbf, signatures of the wrong length), through
 // the built Worker with stand-in KV and nonce-store bindings that this process controls.
-import { createHmac, generateKeyPairSync, randomBytes, sign as edSign } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, randomBytes, sign as edSign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
   HOOK_TIMEOUT,
@@ -65,6 +65,8 @@ function policy(originUrl) {
       ]),
       api('jwt', [{ type: 'jwt', check_jti: false, issuers: [{ issuer: ISS, algorithms: ['HS256', 'EdDSA'] }] }]),
     ],
+    // The token endpoint's own time limit on KV (store_timeout_ms).
+    authorization_servers: [{ name: 'rel-issuer', base_path: '/oauth', grants: ['client_credentials'], endpoints: ['access-token'], store_timeout_ms: KV_MS }],
   };
 }
 
@@ -167,6 +169,39 @@ describe('KV has a time limit and fails closed', () => {
     } finally {
       gw.kv.mode = () => 'pass';
     }
+  });
+});
+
+describe('the authorization server: KV has its time limit there too', () => {
+  test('a hanging app read at the token endpoint: 503 within store_timeout_ms, traced store_timeout, no token', T, async () => {
+    const client = uniq('authz-kv-hang');
+    const secret = `s-${randomBytes(8).toString('hex')}`;
+    await gw.seed({ [appKey(client)]: appRecord({ client_secret_sha256: createHash('sha256').update(secret).digest('hex') }) });
+    const token = () =>
+      gw.request('/oauth/access-token', {
+        method: 'POST',
+        headers: [
+          ['Content-Type', 'application/x-www-form-urlencoded'],
+          ['Authorization', `Basic ${Buffer.from(`${client}:${secret}`).toString('base64')}`],
+        ],
+        body: 'grant_type=client_credentials',
+      });
+    gw.kv.mode = (key) => (key === appKey(client) ? 'hang' : 'pass');
+    gw.clearOutput();
+    try {
+      const { res, ms } = await timed(token);
+      assertFault(res, 503, [client, secret]);
+      assert.ok(ms >= KV_MS - 50 && ms < KV_MS + 4000, `answered after ${ms} ms`);
+      const e = await gw.entryOf(res.traceId, 'access-token');
+      assert.equal(e.outcome, 'fault');
+      assert.equal(e.cause, 'store_timeout');
+      assert.match(e.detail, new RegExp(`${client}.*within ${KV_MS} ms`));
+      assert.ok(!e.detail.includes(secret));
+    } finally {
+      gw.kv.mode = () => 'pass';
+    }
+    // Nothing of the hanging read was kept: once KV answers, the same request gets its token.
+    assert.equal((await token()).status, 201);
   });
 });
 
