@@ -51,13 +51,19 @@ const URL_BASE = "http://inproc.example";
 function loopModule(entry) {
   return `import worker from "./${entry}";
 export * from "./${entry}";
-const stub = () => Promise.resolve(new Response("origin says ok", { status: 200, headers: { "content-type": "text/plain" } }));
+let calls = {};
+const stub = (input) => {
+  const host = new URL(typeof input === "string" ? input : input.url).host;
+  calls[host] = (calls[host] ?? 0) + 1;
+  return Promise.resolve(new Response("origin says ok", { status: 200, headers: { "content-type": "text/plain" } }));
+};
 export default {
   async fetch(req, env, ctx) {
     if (new URL(req.url).pathname !== "/__inproc") return worker.fetch(req, env, ctx);
     const { iter, requests, expect } = await req.json();
     const real = globalThis.fetch;
     globalThis.fetch = stub;
+    calls = {};
     let wrong = 0;
     let last = "";
     try {
@@ -72,7 +78,7 @@ export default {
     } finally {
       globalThis.fetch = real;
     }
-    return Response.json({ wrong, last });
+    return Response.json({ wrong, last, calls });
   },
 };
 `;
@@ -128,6 +134,7 @@ try {
     const out = await res.json();
     const us = (L.cpuNs(w.pid) - before) / 1000 / ITER;
     const t1 = threads(w.pid);
+    w.calls = out.calls;
     if (process.env.DEBUG_THREADS) console.log(w.id, Object.entries(t1).map(([tid, t]) => [t.comm, ((t.ns - (t0[tid]?.ns ?? 0)) / 1000 / ITER).toFixed(1)]).filter(([, v]) => v > 0.5).map((x) => x.join("=")).join(" "));
     if (res.status !== 200 || out.wrong) throw new Error(`${w.id}: ${out.wrong} of ${ITER} answers were not ${expect} (last: ${out.last})`);
     return us;
@@ -154,6 +161,10 @@ try {
       L.f2((R - B) / (T - B)),
       ...(base ? [`${L.f2(R / med("base"))} [${L.f2(paired("rust", "base"))}]`] : []),
     ]);
+  }
+  for (const c of cases) {
+    const per = (impl) => JSON.stringify(Object.fromEntries(Object.entries(c.workers[impl].calls ?? {}).map(([h, n]) => [h, +(n / ITER).toFixed(3)])));
+    if (per("rust") !== per("twin")) console.log(`${c.id}: fetches per request differ: Rust ${per("rust")}, twin ${per("twin")}`);
   }
   console.log(`\nITER=${ITER} requests per loop, ${ROUNDS} rounds; CPU of each Worker's workerd process per request, medians (min–max)`);
   console.log(L.table(rows));
