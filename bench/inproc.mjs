@@ -164,7 +164,10 @@ try {
   }
   for (const c of cases) {
     const per = (impl) => JSON.stringify(Object.fromEntries(Object.entries(c.workers[impl].calls ?? {}).map(([h, n]) => [h, +(n / ITER).toFixed(3)])));
-    if (per("rust") !== per("twin")) console.log(`${c.id}: fetches per request differ: Rust ${per("rust")}, twin ${per("twin")}`);
+    if (per("rust") !== per("twin")) {
+      console.error(`! ${c.id}: the Workers' fetches per request differ (not the same work): Rust ${per("rust")}, twin ${per("twin")}`);
+      process.exitCode = 1;
+    }
   }
   console.log(`\nITER=${ITER} requests per loop, ${ROUNDS} rounds; CPU of each Worker's workerd process per request, medians (min–max)`);
   console.log(L.table(rows));
