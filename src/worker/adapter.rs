@@ -16,7 +16,7 @@ use crate::interceptors::{Need, WithSettled};
 use crate::records::cache::{Layered, RecordCache, Slot};
 use crate::trace::context::{IdGen, TraceContext};
 use crate::trace::{Outcome, Trace};
-use crate::worker::env::json_var;
+use crate::worker::env::{json_var, timed_out};
 use crate::worker::shipper::{self, Emit, Known};
 use js_sys::{Date, Math, Promise, Reflect};
 use std::cell::RefCell;
@@ -81,12 +81,6 @@ extern "C" {
     /// `new Response(body, { status, headers: { content-type, allow? } })`.
     #[wasm_bindgen(js_name = reply)]
     fn glue_reply(status: u16, content_type: &str, body: &str, allow: Option<String>) -> Response;
-}
-
-/// Whether a rejection is a time limit of the glue (`TimeoutError`).
-fn timed_out(e: &JsValue) -> bool {
-    e.dyn_ref::<js_sys::Error>()
-        .is_some_and(|e| e.name() == "TimeoutError")
 }
 
 /// Settling a forwarded request: closures made once per isolate (a closure per request would

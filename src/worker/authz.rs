@@ -146,12 +146,6 @@ async fn wait(p: Promise) -> Result<JsValue, String> {
     JsFuture::from(p).await.map_err(js_error)
 }
 
-/// Whether a rejection is a time limit's (glue.js `withTimeout`: a `TimeoutError`).
-fn timed_out(e: &JsValue) -> bool {
-    e.dyn_ref::<js_sys::Error>()
-        .is_some_and(|e| e.name() == "TimeoutError")
-}
-
 async fn run(
     policy: &Policy,
     idx: usize,
@@ -274,7 +268,10 @@ async fn run(
             let settled = JsFuture::from(p).await;
             // A KV read past its time limit is traced as such (`store_timeout`), not as a
             // store that failed; both answer 503.
-            let kv_timed_out = settled.as_ref().err().is_some_and(timed_out);
+            let kv_timed_out = settled
+                .as_ref()
+                .err()
+                .is_some_and(crate::worker::env::timed_out);
             let got = settled.map_err(js_error);
             match need {
                 Need::Body(_) => {

@@ -1,7 +1,8 @@
-//! The Worker's environment: variables given as JSON objects in wrangler.toml (or strings).
+//! The Worker's environment: variables given as JSON objects in wrangler.toml (or strings), and
+//! what a time limit of the glue rejects with.
 
 use js_sys::{Reflect, JSON};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// A variable that is a JSON object in wrangler.toml (or a string holding JSON), as text.
 pub fn json_var(env: &JsValue, name: &str) -> Option<String> {
@@ -13,4 +14,11 @@ pub fn json_var(env: &JsValue, name: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// Whether a rejection is a time limit of the glue (glue.js `withTimeout`: a `TimeoutError`),
+/// for the validation path (adapter.rs) and the authorization server (authz.rs) alike.
+pub fn timed_out(e: &JsValue) -> bool {
+    e.dyn_ref::<js_sys::Error>()
+        .is_some_and(|e| e.name() == "TimeoutError")
 }
