@@ -1,10 +1,10 @@
 // The authorization server's calls into the runtime, one call each, every wait with a time
 // limit. No logic lives here: Rust (src/authz/) decides, this applies.
 
-import { readBody as readUpTo, withTimeout } from "./glue.js";
+import { readBody, withTimeout } from "./glue.js";
 
 /** The request body, at most `max` bytes (null when larger), within `ms`: glue.js's. */
-export { readBody } from "./glue.js";
+export { readBody };
 
 function kv(ns) {
   if (!ns || typeof ns.get !== "function") throw new Error("the RECORDS KV binding is missing");
@@ -59,7 +59,7 @@ export function ownerCheck(url, bearer, body, ms) {
     redirect: "manual",
     signal: AbortSignal.timeout(ms),
   }).then(async (r) => {
-    const bytes = await readUpTo(r, 65536);
+    const bytes = await readBody(r, 65536);
     return [r.status, bytes ? new TextDecoder().decode(bytes) : ""];
   });
   return withTimeout(call, ms, "resource owner check");
