@@ -28,6 +28,7 @@
 // medians. One warm-up loop per Worker first.
 
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { CASES, REQ_PATH, material, policy, prepare } from "./cases.mjs";
 import * as L from "./lib.mjs";
@@ -36,6 +37,21 @@ const ROUNDS = L.num("ROUNDS", 6);
 const ITER = L.num("ITER", 3000);
 const APIS = L.num("APIS", 15);
 const ONLY = L.list("ONLY", null);
+/** POST on a new connection each time: a kept-alive one that workerd closed while it sat idle
+ * through the other Workers' loops fails the write (EPIPE), and a POST is not retried. */
+function post(url, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "POST", agent: false, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 function threads(pid) {
   const out = {};
   for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
@@ -130,8 +146,13 @@ try {
     const body = JSON.stringify({ iter: ITER, requests, expect });
     const before = L.cpuNs(w.pid);
     const t0 = threads(w.pid);
-    const res = await fetch(`${w.base}/__inproc`, { method: "POST", body });
-    const out = await res.json();
+    const res = await post(`${w.base}/__inproc`, body);
+    let out;
+    try {
+      out = JSON.parse(res.text);
+    } catch {
+      throw new Error(`${w.id}: HTTP ${res.status}, not the loop's report: ${res.text.slice(0, 200)}`);
+    }
     const us = (L.cpuNs(w.pid) - before) / 1000 / ITER;
     const t1 = threads(w.pid);
     w.calls = out.calls;
