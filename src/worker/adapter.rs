@@ -16,7 +16,7 @@ use crate::interceptors::{Need, WithSettled};
 use crate::records::cache::{Layered, RecordCache, Slot};
 use crate::trace::context::{IdGen, TraceContext};
 use crate::trace::{Outcome, Trace};
-use crate::worker::env::{json_var, timed_out};
+use crate::worker::env::{js_error, json_var, timed_out};
 use crate::worker::shipper::{self, Emit, Known};
 use js_sys::{Date, Math, Promise, Reflect};
 use std::cell::RefCell;
@@ -655,8 +655,8 @@ fn resume(slot: u32, settled: JsValue) -> Option<Promise> {
             Need::Kv(key) => {
                 let slot = match outcome {
                     Ok(v) => Slot::from_store(&key, v.as_string().as_deref()),
-                    Err(e) if timed_out(&e) => Slot::TimedOut(jwt::js_error(e).into()),
-                    Err(e) => Slot::Unavailable(jwt::js_error(e).into()),
+                    Err(e) if timed_out(&e) => Slot::TimedOut(js_error(e).into()),
+                    Err(e) => Slot::Unavailable(js_error(e).into()),
                 };
                 slots.push((key, slot));
             }
@@ -676,7 +676,7 @@ fn resume(slot: u32, settled: JsValue) -> Option<Promise> {
                 }
                 Err(e) => {
                     let timeout = timed_out(&e);
-                    let e = format!("reading the request body: {}", jwt::js_error(e)).into();
+                    let e = format!("reading the request body: {}", js_error(e)).into();
                     let settled = if timeout {
                         Settled::TimedOut(e)
                     } else {
@@ -820,8 +820,8 @@ fn settled_from(outcome: Result<JsValue, JsValue>) -> Settled {
         Ok(v) if v.as_bool() == Some(true) => Settled::Yes,
         Ok(v) if v.as_string().as_deref() == Some("late") => Settled::Late,
         Ok(_) => Settled::No,
-        Err(e) if timed_out(&e) => Settled::TimedOut(jwt::js_error(e).into()),
-        Err(e) => Settled::Failed(jwt::js_error(e).into()),
+        Err(e) if timed_out(&e) => Settled::TimedOut(js_error(e).into()),
+        Err(e) => Settled::Failed(js_error(e).into()),
     }
 }
 

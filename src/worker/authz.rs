@@ -14,6 +14,7 @@ use crate::gateway::policy::Policy;
 use crate::records::cache::{Layered, RecordCache, Slot};
 use crate::trace::context::TraceContext;
 use crate::trace::{Outcome, Trace};
+use crate::worker::env::js_error;
 use crate::worker::shipper::{self, Emit};
 use js_sys::{Array, Date, Math, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -133,13 +134,6 @@ fn random() -> Random {
         bytes = [0u8; RANDOM_BYTES];
     }
     Random(bytes)
-}
-
-fn js_error(e: JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "failed".into())
 }
 
 async fn wait(p: Promise) -> Result<JsValue, String> {

@@ -1,5 +1,5 @@
 //! The Worker's environment: variables given as JSON objects in wrangler.toml (or strings), and
-//! what a time limit of the glue rejects with.
+//! what the runtime rejects with (a time limit of the glue, any error as text).
 
 use js_sys::{Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
@@ -21,4 +21,14 @@ pub fn json_var(env: &JsValue, name: &str) -> Option<String> {
 pub fn timed_out(e: &JsValue) -> bool {
     e.dyn_ref::<js_sys::Error>()
         .is_some_and(|e| e.name() == "TimeoutError")
+}
+
+/// A JavaScript error (or rejection reason) as text: `name: message` (`TimeoutError: ...`), a
+/// thrown string as it is. One helper for the adapter, the authorization server and the grant
+/// store, so that a trace's `detail` reads the same whichever part met the error.
+pub fn js_error(e: JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "unknown error".into())
 }

@@ -15,6 +15,7 @@
 
 use crate::authz::store::{self, CodeRow, Op, Rows, TokenRow};
 use crate::records::TokenKind;
+use crate::worker::env::js_error;
 use js_sys::{Array, Function, Promise, Reflect};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -128,13 +129,6 @@ impl Sql {
         let arr: Array = to_array.call0(&cursor).map_err(js_error)?.unchecked_into();
         Ok(arr.iter().collect())
     }
-}
-
-fn js_error(e: JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "storage error".into())
 }
 
 fn s(v: &str) -> JsValue {

@@ -10,6 +10,7 @@ use crate::crypto::jobs::SigJob;
 use crate::crypto::keys::{Key, Material, WebCrypto};
 use crate::interceptors::jwt::verify::{JwtCaches, Verdict, VerifyJob};
 use crate::interceptors::Need;
+use crate::worker::env::js_error;
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -195,14 +196,6 @@ pub fn record(caches: &mut JwtCaches, got: Vec<Got>, now_ms: u64) {
             }
         }
     }
-}
-
-/// A JavaScript error (or rejection reason) as text.
-pub fn js_error(e: JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "unknown error".into())
 }
 
 /// The body of a JWKS URL, one fetch per URL at a time in this isolate.
