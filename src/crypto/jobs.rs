@@ -26,8 +26,30 @@ pub struct SigJob {
 }
 
 impl SigJob {
-    pub fn new(key: Arc<Key>, wc: WebCrypto, data: Vec<u8>, signature: Vec<u8>) -> SigJob {
-        SigJob::with_id(key, wc, data, signature, false)
+    /// An RFC 9421 signature over a message's signature base. Its id ([`SigJob::message_id`])
+    /// names the key, the parameters, the signature's label and the signature, not the base:
+    /// within one request a label has one base, so after the round the verdict is found
+    /// without building the base again.
+    pub fn over_message(
+        key: Arc<Key>,
+        wc: WebCrypto,
+        label: &str,
+        base: Vec<u8>,
+        signature: Vec<u8>,
+    ) -> SigJob {
+        SigJob {
+            id: SigJob::message_id(&key, &wc, label, &signature),
+            key,
+            wc,
+            data: base,
+            signature,
+            over_body: false,
+        }
+    }
+
+    /// The id of [`SigJob::over_message`]'s job, from what is known before the base is built.
+    pub fn message_id(key: &Key, wc: &WebCrypto, label: &str, signature: &[u8]) -> String {
+        job_id("sig:message:", key, wc, label.as_bytes(), signature)
     }
 
     /// A signature over the request body, asked before or after the body is read. Its id
@@ -35,37 +57,13 @@ impl SigJob {
     /// body: the verdict is kept beside this request only, never shared), so it is known
     /// before the body is, and the body is not hashed for it.
     pub fn over_body(key: Arc<Key>, wc: WebCrypto, signature: Vec<u8>) -> SigJob {
-        SigJob::with_id(key, wc, Vec::new(), signature, true)
-    }
-
-    /// The job, its id hashed from the key, the parameters, the signed bytes (the word "body"
-    /// for a job over the body, whose prefix differs) and the signature.
-    fn with_id(
-        key: Arc<Key>,
-        wc: WebCrypto,
-        data: Vec<u8>,
-        signature: Vec<u8>,
-        over_body: bool,
-    ) -> SigJob {
-        let (prefix, signed): (&str, &[u8]) = if over_body {
-            ("sig:body:", b"body")
-        } else {
-            ("sig:", &data)
-        };
-        let digest = length_prefixed_sha256(&[
-            &key.id.to_be_bytes(),
-            wc.name.as_bytes(),
-            wc.hash.unwrap_or("").as_bytes(),
-            signed,
-            &signature,
-        ]);
         SigJob {
-            id: crate::base::hex::prefixed(prefix, &digest),
+            id: job_id("sig:body:", &key, &wc, b"body", &signature),
             key,
             wc,
-            data,
+            data: Vec::new(),
             signature,
-            over_body,
+            over_body: true,
         }
     }
 
@@ -81,6 +79,19 @@ impl SigJob {
         h.update(self.wc.named_curve.unwrap_or("").as_bytes());
         crate::crypto::be_u64(&h.finalize())
     }
+}
+
+/// A job's id: `prefix` and the hex SHA-256 of the key, the parameters, what names the signed
+/// bytes within the request (`tag`) and the signature.
+fn job_id(prefix: &str, key: &Key, wc: &WebCrypto, tag: &[u8], signature: &[u8]) -> String {
+    let digest = length_prefixed_sha256(&[
+        &key.id.to_be_bytes(),
+        wc.name.as_bytes(),
+        wc.hash.unwrap_or("").as_bytes(),
+        tag,
+        signature,
+    ]);
+    crate::base::hex::prefixed(prefix, &digest)
 }
 
 /// SHA-256 over `parts`, each preceded by its length (two different lists never hash the same
@@ -165,6 +176,45 @@ pub enum Settled {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::keys::{Alg, Kind, Material};
+
+    fn key(id: u64) -> Arc<Key> {
+        Arc::new(Key {
+            kid: Some("k".into()),
+            alg: Some(Alg::EdDSA),
+            kind: Kind::Ed25519,
+            material: Material::Spki(vec![1, 2, 3]),
+            not_after: None,
+            id,
+        })
+    }
+
+    #[test]
+    fn a_message_signature_is_found_again_without_its_base_and_by_nothing_else() {
+        let wc = Alg::EdDSA.webcrypto().expect("WebCrypto verifies EdDSA");
+        let es = Alg::ES256.webcrypto().expect("WebCrypto verifies ES256");
+        let job = SigJob::over_message(key(1), wc, "sig1", b"base".to_vec(), vec![7; 64]);
+        // After the round the verdict is looked up before the base is built.
+        assert_eq!(job.id, SigJob::message_id(&key(1), &wc, "sig1", &[7; 64]));
+        assert_eq!(job.data, b"base");
+        // Another label (another base in the same request), signature, key or algorithm is
+        // another job; a body signature never shares an id with a message signature.
+        for other in [
+            SigJob::message_id(&key(1), &wc, "sig2", &[7; 64]),
+            SigJob::message_id(&key(1), &wc, "sig1", &[8; 64]),
+            SigJob::message_id(&key(2), &wc, "sig1", &[7; 64]),
+            SigJob::message_id(&key(1), &es, "sig1", &[7; 64]),
+            SigJob::over_body(key(1), wc, vec![7; 64]).id,
+        ] {
+            assert_ne!(job.id, other);
+        }
+        // Lengths are part of what is hashed: moving a byte between label and signature
+        // changes the id.
+        assert_ne!(
+            SigJob::message_id(&key(1), &wc, "ab", b"c"),
+            SigJob::message_id(&key(1), &wc, "a", b"bc")
+        );
+    }
 
     #[test]
     fn nonce_claims_spread_over_shards_and_hide_the_nonce() {

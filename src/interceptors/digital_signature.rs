@@ -556,15 +556,32 @@ impl DigitalSignature {
             );
         }
 
-        let base = match httpsig::signature_base(call.req, sig) {
-            Ok(b) => b,
-            Err(e) => {
-                let cause = match e {
-                    httpsig::Error::MissingComponent(_) => Cause::MissingComponent,
-                    _ => Cause::Malformed,
-                };
-                return deny(cause, e.to_string(), fp);
+        // After the round, an asymmetric signature's verdict is found by an id that does not
+        // depend on the signature base (SigJob::message_id): the base is not built again.
+        let webcrypto = match &key {
+            AppKey::Public(..) => alg.webcrypto(),
+            AppKey::Hmac(_) => None,
+        };
+        let known = match (&key, &webcrypto) {
+            (AppKey::Public(k, _), Some(wc)) => {
+                call.records
+                    .settled(&SigJob::message_id(k, wc, &sig.label, &sig.signature))
             }
+            _ => None,
+        };
+        let base = match known {
+            // Built in the round before, or the verdict would not be known.
+            Some(_) => String::new(),
+            None => match httpsig::signature_base(call.req, sig) {
+                Ok(b) => b,
+                Err(e) => {
+                    let cause = match e {
+                        httpsig::Error::MissingComponent(_) => Cause::MissingComponent,
+                        _ => Cause::Malformed,
+                    };
+                    return deny(cause, e.to_string(), fp);
+                }
+            },
         };
         if covered.contains(&"content-digest") && call.req.header("content-digest").is_none() {
             return deny(
@@ -609,7 +626,7 @@ impl DigitalSignature {
                 Some(false)
             }
             AppKey::Public(k, _) => {
-                let Some(wc) = alg.webcrypto() else {
+                let Some(wc) = webcrypto else {
                     return fault(
                         self.common.kind,
                         500,
@@ -617,8 +634,20 @@ impl DigitalSignature {
                         "no WebCrypto algorithm".into(),
                     );
                 };
-                let job = SigJob::new(k, wc, base.into_bytes(), sig.signature.clone());
-                match settle(call, vec![job]) {
+                let verdict = match known {
+                    Some(settled) => verdict_of(settled),
+                    None => settle(
+                        call,
+                        vec![SigJob::over_message(
+                            k,
+                            wc,
+                            &sig.label,
+                            base.into_bytes(),
+                            sig.signature.clone(),
+                        )],
+                    ),
+                };
+                match verdict {
                     Ok(v) => Some(v),
                     Err(Check::Need(n)) => {
                         pending.extend(n);
@@ -757,6 +786,24 @@ impl DigitalSignature {
     }
 }
 
+/// One job's answer from the runtime: whether its signature was valid, or the fault.
+fn verdict_of(settled: Settled) -> Result<bool, Check> {
+    match settled {
+        Settled::Yes => Ok(true),
+        Settled::No | Settled::Late | Settled::TooLarge => Ok(false),
+        Settled::Failed(e) | Settled::TimedOut(e) => Err(verify_fault(&e)),
+    }
+}
+
+fn verify_fault(e: &str) -> Check {
+    fault(
+        "digital_signature",
+        500,
+        Cause::BadKey,
+        format!("verifying with an app key: {e}"),
+    )
+}
+
 /// All jobs verified by the runtime: whether any signature was valid, or what to do first.
 fn settle(call: &Call<'_>, jobs: Vec<SigJob>) -> Result<bool, Check> {
     let mut pending = Vec::new();
@@ -774,12 +821,7 @@ fn settle(call: &Call<'_>, jobs: Vec<SigJob>) -> Result<bool, Check> {
         return Err(Check::Need(pending));
     }
     if let Some(e) = failed {
-        return Err(fault(
-            "digital_signature",
-            500,
-            Cause::BadKey,
-            format!("verifying with an app key: {e}"),
-        ));
+        return Err(verify_fault(&e));
     }
     Ok(false)
 }
