@@ -17,6 +17,8 @@ export const TOKEN = "bench-token-0001";
 export const UNKNOWN_TOKEN = "bench-token-unknown-9999";
 export const ISSUER = "https://idp.bench.example";
 export const REQ_PATH = "/orders/x";
+/** The cases with a floor (FLOOR=1, bench/workers/floor.js): passes whose work is the glue's. */
+export const FLOOR_CASES = ["oauth", "oauth-notrace", "oauth-many", "access-token", "basic", "jwt-repeated"];
 const sha256hex = (s) => createHash("sha256").update(s).digest("hex");
 const b64url = (x) => Buffer.from(x).toString("base64url");
 

@@ -22,6 +22,10 @@
 //   BASE_BUNDLE=<dir>        another Rust bundle (e.g. main's) run beside it in every round:
 //                            adds a column Rust/base, to measure a change within one run
 //   BENCH_JSON=<file>        every run's raw figures
+//   FLOOR=1                  the glue-bound passes also run bench/workers/floor.js (the runtime
+//                            calls of the pass and nothing else, from the Rust Worker's own
+//                            forward and trace line): floor/twin is the least ratio any Worker
+//                            doing this work could reach on this machine
 //
 // Method (TOOLCHAIN.md "Benchmarks"): the origin in its own process; each Worker in its own
 // workerd process (a Rust and a twin one per case, one bare pass-through for all); before
@@ -36,7 +40,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as L from "./lib.mjs";
-import { CASES, REQ_PATH, line, material, policy, prepare } from "./cases.mjs";
+import { CASES, FLOOR_CASES, REQ_PATH, line, material, policy, prepare } from "./cases.mjs";
 
 const ROUNDS = L.num("ROUNDS", 6);
 const SECONDS = L.num("SECONDS", 4);
@@ -137,6 +141,8 @@ try {
   const IMPLS = base ? ["rust", "base", "twin", "bare"] : ["rust", "twin", "bare"];
   const tmp = L.tempDir("bench-compare-");
   const twinScript = await L.bundle(path.join(L.HERE, "workers/twin.js"), tmp);
+  const FLOOR = process.env.FLOOR === "1";
+  const floorScript = FLOOR ? await L.bundle(path.join(L.HERE, "workers/floor.js"), tmp) : null;
   const luaFile = path.join(tmp, "requests.lua");
   fs.writeFileSync(luaFile, L.REQUESTS_LUA + (DELAY_MS ? L.PACED_LUA : ""));
   if (DELAY_MS) console.log(`paced: every connection waits ${DELAY_MS} ms before each request (RATE=${RATE}: at most ${L.f0((CONNECTIONS * 1000) / DELAY_MS)} req/s)`);
@@ -213,12 +219,14 @@ try {
         await waitFor(async () => (await sinkLines()) - sink0 >= 4, 4000);
         shipped = (await sinkLines()) - sink0;
       }
+      const arrived = await (await fetch(`${origin.url}/__seen/${c.id}-${impl}`)).json();
       seen[impl] = {
         answers: [a.status, a.body, b.status, b.body],
         traces: traces(w.keepLines, c.signsUrl),
-        forward: forwarded(await (await fetch(`${origin.url}/__seen/${c.id}-${impl}`)).json(), c.signsUrl),
+        forward: forwarded(arrived, c.signsUrl),
         shipped,
       };
+      if (impl === "rust") w.probe = { client: good.headers, arrived, lines: w.keepLines };
       w.keepLines = null;
     }
     const r = seen.rust;
@@ -238,6 +246,27 @@ try {
     }
   }
   const live = cases.filter((c) => !c.skip);
+
+  // The floors (FLOOR=1), from what the Rust Worker did with the probe: its forward, its trace line.
+  for (const c of live) {
+    c.impls = [...IMPLS];
+    if (!FLOOR || !FLOOR_CASES.includes(c.id)) continue;
+    const p = c.workers.rust.probe;
+    const floor = L.floorBinding({
+      client: p.client,
+      forwarded: Object.entries(p.arrived.headers),
+      line: c.sample > 0 ? L.traceLine(p.lines) : null,
+      url: `${origin.url}/orders-backend${REQ_PATH.slice("/orders".length)}`,
+      sample: c.sample,
+    });
+    if (c.sample > 0 && floor.line === null) throw new Error(`${c.id}: no trace line of a pass from the Rust Worker's probe`);
+    const w = (c.workers.floor = { id: `${c.id}/floor`, impl: "floor", script: floorScript, root: tmp, bindings: { FLOOR: floor }, next: 0 });
+    Object.assign(w, await L.startWorker(w));
+    const r = await send(w.base, c.request ? c.request(m) : c.pool(m, 0), REQ_PATH);
+    if (r.status !== 200) fail(`${w.id}: ${r.status} ${r.body.slice(0, 200)}`);
+    c.impls.splice(c.impls.indexOf("twin") + 1, 0, "floor");
+    console.log(`  ${c.id.padEnd(13)} floor: reads ${floor.reads.length} headers, deletes ${floor.remove.length} (+ the Proxy-* ones), sets ${floor.set.length}, ${floor.line === null ? "no trace line" : `a ${floor.line.length}-byte trace line`}`);
+  }
 
   // ------------------------------------------------------------ runs
   const rate = new Map(); // worker id → highest req/s seen (sizes fresh inputs)
@@ -286,7 +315,7 @@ try {
   }
 
   const jobs = [];
-  for (const c of live) for (const impl of IMPLS) jobs.push({ c, impl, w: c.workers[impl], runs: [] });
+  for (const c of live) for (const impl of c.impls) jobs.push({ c, impl, w: c.workers[impl], runs: [] });
   console.log(`warm-up ${WARMUP} s each; then ${ROUNDS} rounds × ${jobs.length} runs of ${SECONDS} s (wrk -t${THREADS} -c${CONNECTIONS}), order reversed every other round`);
   for (const j of jobs) await run(j.c, j.w, WARMUP);
   for (let r = 0; r < ROUNDS; r++) {
@@ -318,6 +347,7 @@ try {
   // limit), so no Worker that forwards can cost less than it. A negative allowance is a target
   // under the bare pass-through's own cost.
   const gapRows = [["case", "target", "bare µs", "twin − bare", "target × twin − bare (Rust's allowance)", "Rust − bare", "(Rust − bare) / (twin − bare)"]];
+  const floorRows = [["case", "target", "CPU µs/req floor", "twin", "Rust", "floor/twin [paired]", "Rust/floor [paired]", "(twin − floor) µs", "Rust − floor", "valid runs F"]];
   const baseRows = [["case", "CPU µs/req Rust", "base", "Rust/base [paired]", "Rust − base µs", "twin", "base/twin [paired]", "Rust/twin [paired]", "valid runs R/base"]];
   for (const c of live) {
     const [R, T, B] = ["rust", "twin", "bare"].map((impl) => stat(jobs.find((j) => j.c === c && j.impl === impl)));
@@ -343,6 +373,13 @@ try {
       rows.push([`${c.id} vs bare`, `≤ ${c.bareTarget.toFixed(2)} × bare`, range(R), "", range(B), `Rust/bare ${L.f2(rb)} [${L.f2(prb)}]`, vb, "", "", "", ""]);
       Object.assign(res, { rustOverBare: rb, rustOverBarePaired: prb, bareVerdict: vb });
     }
+    if (c.impls.includes("floor")) {
+      const F = stat(jobs.find((j) => j.c === c && j.impl === "floor"));
+      const fr = F.cpu / T.cpu;
+      const pfr = paired(F, T, "cpuUs");
+      floorRows.push([c.id, `≤ ${target.toFixed(2)}`, range(F), range(T), range(R), `${L.f2(fr)} [${L.f2(pfr)}]${fr > target && pfr > target ? " (over the target)" : ""}`, `${L.f2(R.cpu / F.cpu)} [${L.f2(paired(R, F, "cpuUs"))}]`, L.f0(T.cpu - F.cpu), L.f0(R.cpu - F.cpu), `${F.n} of ${F.of}`]);
+      Object.assign(res, { floorCpu: F.cpu, floorOverTwin: fr, floorOverTwinPaired: pfr });
+    }
     if (base) {
       const Bs = stat(jobs.find((j) => j.c === c && j.impl === "base"));
       const rb = R.cpu / Bs.cpu;
@@ -358,6 +395,11 @@ try {
     console.log("");
     console.log("What each target leaves the Rust Worker above the bare pass-through (µs per request, this run; the denial case is left out: the bare Worker forwards those requests):");
     console.log(L.table(gapRows));
+  }
+  if (floorRows.length > 1) {
+    console.log("");
+    console.log("The floor (FLOOR=1): the pass's runtime calls and nothing else — what any Worker doing this work spends here. floor/twin is the least Rust/twin could be:");
+    console.log(L.table(floorRows));
   }
   if (base) {
     console.log("");

@@ -13,7 +13,10 @@
 // Environment: ROUNDS=6, ITER=3000 (requests per loop), ONLY=<case ids> (bench/cases.mjs),
 // APIS=15, TOKENS=1000, BODY_BYTES=1024, RUST_BUNDLE=<dir> (default target/dry-run),
 // BASE_BUNDLE=<dir> (a second Rust bundle beside it), DEBUG_THREADS=1 (each loop's CPU per
-// request by thread: workerd's main thread, which runs the isolate, and V8's helper threads).
+// request by thread: workerd's main thread, which runs the isolate, and V8's helper threads),
+// FLOOR=1 (the glue-bound passes also run bench/workers/floor.js: the runtime calls of the pass
+// and nothing else, with the Rust Worker's own forward and trace line; floor/twin is the least
+// ratio any Worker doing this work could reach here).
 //
 // Method: every Worker of a case in its own workerd process (Miniflare), the same policy, records
 // and requests as compare.mjs; its entry module wrapped by a loop module (below) that, on
@@ -30,7 +33,7 @@
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { CASES, REQ_PATH, material, policy, prepare } from "./cases.mjs";
+import { CASES, FLOOR_CASES, REQ_PATH, material, policy, prepare } from "./cases.mjs";
 import * as L from "./lib.mjs";
 
 const ROUNDS = L.num("ROUNDS", 6);
@@ -68,9 +71,14 @@ function loopModule(entry) {
   return `import worker from "./${entry}";
 export * from "./${entry}";
 let calls = {};
-const stub = (input) => {
-  const host = new URL(typeof input === "string" ? input : input.url).host;
+let sample = null;
+const stub = (input, init) => {
+  const url = typeof input === "string" ? input : input.url;
+  const host = new URL(url).host;
   calls[host] = (calls[host] ?? 0) + 1;
+  if (sample === null && host === "origin.invalid") {
+    sample = { url, method: init?.method ?? input.method, headers: [...new Headers(init?.headers ?? input.headers)] };
+  }
   return Promise.resolve(new Response("origin says ok", { status: 200, headers: { "content-type": "text/plain" } }));
 };
 export default {
@@ -80,6 +88,7 @@ export default {
     const real = globalThis.fetch;
     globalThis.fetch = stub;
     calls = {};
+    sample = null;
     let wrong = 0;
     let last = "";
     try {
@@ -94,7 +103,7 @@ export default {
     } finally {
       globalThis.fetch = real;
     }
-    return Response.json({ wrong, last, calls });
+    return Response.json({ wrong, last, calls, sample });
   },
 };
 `;
@@ -116,6 +125,8 @@ try {
 
   const m = material({ manyTokens: L.num("TOKENS", 1000), bodyBytes: L.num("BODY_BYTES", 1024), apis: APIS });
   const impls = base ? ["rust", "base", "twin", "bare"] : ["rust", "twin", "bare"];
+  const FLOOR = process.env.FLOOR === "1";
+  if (FLOOR) fs.writeFileSync(path.join(tmp, "loop-floor.mjs"), loopModule(path.basename(await L.bundle(path.join(L.HERE, "workers/floor.js"), tmp))));
   for (const c of cases) {
     prepare(c, m);
     const pool = c.request ? [c.request(m)] : c.pool ? Array.from({ length: Math.min(ITER, c.poolSize(m) === "SIG_POOL" ? ITER : c.poolSize(m)) }, (_, i) => c.pool(m, i)) : null;
@@ -131,6 +142,12 @@ try {
       bare: { id: `${c.id}/bare`, script: path.join(tmp, "loop-bare.mjs"), root: tmp, bindings: { ORIGIN: "http://origin.invalid/orders-backend" }, kv: {} },
     };
     if (base) c.workers.base = { id: `${c.id}/base`, script: path.join(base.root, "loop.mjs"), root: base.root, bindings, kv };
+    c.impls = [...impls];
+    // The floor for the passes whose work is the glue's (one request, every answer 200).
+    if (FLOOR && FLOOR_CASES.includes(c.id)) {
+      c.impls.push("floor");
+      c.workers.rust.keepLines = [];
+    }
     for (const impl of impls) {
       const w = c.workers[impl];
       w.next = 0;
@@ -156,19 +173,38 @@ try {
     const us = (L.cpuNs(w.pid) - before) / 1000 / ITER;
     const t1 = threads(w.pid);
     w.calls = out.calls;
+    w.sample = out.sample;
     if (process.env.DEBUG_THREADS) console.log(w.id, Object.entries(t1).map(([tid, t]) => [t.comm, ((t.ns - (t0[tid]?.ns ?? 0)) / 1000 / ITER).toFixed(1)]).filter(([, v]) => v > 0.5).map((x) => x.join("=")).join(" "));
     if (res.status !== 200 || out.wrong) throw new Error(`${w.id}: ${out.wrong} of ${ITER} answers were not ${expect} (last: ${out.last})`);
     return us;
   }
 
   for (const c of cases) for (const impl of impls) await loop(c, impl); // warm-up
+  // The floors, from what the Rust Worker did in its warm-up: its forward and its trace line.
+  for (const c of cases.filter((c) => c.impls.includes("floor"))) {
+    const rust = c.workers.rust;
+    const floor = L.floorBinding({ client: c.requests(rust)[0].headers, forwarded: rust.sample.headers, line: (c.sample ?? 1) > 0 ? L.traceLine(rust.keepLines) : null, url: rust.sample.url, sample: c.sample ?? 1 });
+    const w = (c.workers.floor = { id: `${c.id}/floor`, script: path.join(tmp, "loop-floor.mjs"), root: tmp, bindings: { FLOOR: floor }, kv: {}, next: 0, cpu: [] });
+    Object.assign(w, await L.startWorker(w));
+    await loop(c, "floor");
+    // The same forward as the Rust Worker's (the traceparent's value aside: the floor's is fixed).
+    const norm = (x) => JSON.stringify({ ...x, headers: x.headers.map(([n, v]) => [n, n === "traceparent" ? "(set)" : v]).sort() });
+    if (norm(w.sample) !== norm(rust.sample)) {
+      console.error(`! ${c.id}: the floor does not forward what the Rust Worker forwards:\n  Rust  ${norm(rust.sample)}\n  floor ${norm(w.sample)}`);
+      process.exitCode = 1;
+    }
+    console.log(`${c.id}/floor: reads ${floor.reads.length} headers, deletes ${floor.remove.length} (+ the Proxy-* ones), sets ${floor.set.length}, ${floor.line === null ? "no trace line" : `a ${floor.line.length}-byte trace line`}`);
+  }
   for (let r = 0; r < ROUNDS; r++) {
-    const order = r % 2 ? [...impls].reverse() : impls;
-    for (const c of cases) for (const impl of order) c.workers[impl].cpu.push(await loop(c, impl));
+    for (const c of cases) {
+      const order = r % 2 ? [...c.impls].reverse() : c.impls;
+      for (const impl of order) c.workers[impl].cpu.push(await loop(c, impl));
+    }
     console.log(`round ${r + 1}/${ROUNDS} done`);
   }
 
-  const rows = [["case", "Rust µs/req", "twin", "bare (the loop alone)", "Rust/twin [paired]", "(Rust − bare) / (twin − bare)", ...(base ? ["Rust/base [paired]"] : [])]];
+  const anyFloor = cases.some((c) => c.impls.includes("floor"));
+  const rows = [["case", "Rust µs/req", "twin", "bare (the loop alone)", "Rust/twin [paired]", "(Rust − bare) / (twin − bare)", ...(base ? ["Rust/base [paired]"] : []), ...(anyFloor ? ["floor", "floor/twin [paired]", "Rust/floor [paired]"] : [])]];
   for (const c of cases) {
     const med = (impl) => L.median(c.workers[impl].cpu);
     const paired = (a, b) => L.median(c.workers[a].cpu.map((x, i) => x / c.workers[b].cpu[i]));
@@ -181,10 +217,15 @@ try {
       `${L.f2(R / T)} [${L.f2(paired("rust", "twin"))}]`,
       L.f2((R - B) / (T - B)),
       ...(base ? [`${L.f2(R / med("base"))} [${L.f2(paired("rust", "base"))}]`] : []),
+      ...(!anyFloor ? [] : c.impls.includes("floor") ? [L.f0(med("floor")), `${L.f2(med("floor") / T)} [${L.f2(paired("floor", "twin"))}]`, `${L.f2(R / med("floor"))} [${L.f2(paired("rust", "floor"))}]`] : ["", "", ""]),
     ]);
   }
   for (const c of cases) {
     const per = (impl) => JSON.stringify(Object.fromEntries(Object.entries(c.workers[impl].calls ?? {}).map(([h, n]) => [h, +(n / ITER).toFixed(3)])));
+    if (c.impls.includes("floor") && per("floor") !== per("rust")) {
+      console.error(`! ${c.id}: the floor fetches differently from the Rust Worker: ${per("floor")} vs ${per("rust")}`);
+      process.exitCode = 1;
+    }
     if (per("rust") !== per("twin")) {
       console.error(`! ${c.id}: the Workers' fetches per request differ (not the same work): Rust ${per("rust")}, twin ${per("twin")}`);
       process.exitCode = 1;

@@ -485,3 +485,37 @@ export function tempDir(prefix) {
   cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/**
+ * The FLOOR binding of bench/workers/floor.js for a pass case, from what the Rust Worker did:
+ * `client` the client's request headers (pairs or an object), `forwarded` the headers that reached
+ * the origin (pairs), `line` its trace line (null when the pass is not traced), `url` where the
+ * floor forwards. The floor reads the headers the client sent, `traceparent` and `connection`
+ * (and `cf-ray` when it writes a trace line: the request id); deletes what the Rust Worker did
+ * not forward; sets what it added (`traceparent`, the `x-edge-` identity headers) or changed —
+ * not what the runtime adds on the way to the origin (`host`, `cf-worker`...).
+ */
+export function floorBinding({ client, forwarded, line, url, sample, timeoutMs = 30000 }) {
+  const sent = new Headers(client);
+  const fwd = new Map(forwarded.map(([n, v]) => [n.toLowerCase(), v]));
+  const runtime = ["host", "cf-worker", "content-length", "accept-encoding", "connection", "cf-connecting-ip", "x-forwarded-proto", "x-real-ip"];
+  return {
+    reads: [...new Set([...sent.keys(), "traceparent", "connection", ...(line === null ? [] : ["cf-ray"])])],
+    remove: [...sent.keys()].filter((n) => !fwd.has(n)),
+    set: [...fwd].filter(([n, v]) => (sent.has(n) ? sent.get(n) !== v && !runtime.includes(n) : n === "traceparent" || n.startsWith("x-edge-"))),
+    url,
+    timeout_ms: timeoutMs,
+    line,
+    sample,
+  };
+}
+
+/** The last trace line of a pass a Worker wrote to the console, as it passed it to console.log
+ * (from `[{`), or null. */
+export function traceLine(lines) {
+  for (const l of [...lines].reverse()) {
+    const s = l.indexOf("[{");
+    if (s !== -1 && l.includes('"outcome":"pass"')) return l.slice(s);
+  }
+  return null;
+}
