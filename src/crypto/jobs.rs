@@ -26,19 +26,19 @@ pub struct SigJob {
 }
 
 impl SigJob {
-    /// An RFC 9421 signature over a message's signature base. Its id ([`SigJob::message_id`])
-    /// names the key, the parameters, the signature's label and the signature, not the base:
-    /// within one request a label has one base, so after the round the verdict is found
-    /// without building the base again.
+    /// An RFC 9421 signature over a message's signature base, under the id
+    /// [`SigJob::message_id`] made of the same key, parameters and signature. The id does not
+    /// name the base (within one request a label has one base), so after the round the verdict
+    /// is found without building the base again.
     pub fn over_message(
+        id: MessageId,
         key: Arc<Key>,
         wc: WebCrypto,
-        label: &str,
         base: Vec<u8>,
         signature: Vec<u8>,
     ) -> SigJob {
         SigJob {
-            id: SigJob::message_id(&key, &wc, label, &signature),
+            id: id.0,
             key,
             wc,
             data: base,
@@ -47,9 +47,10 @@ impl SigJob {
         }
     }
 
-    /// The id of [`SigJob::over_message`]'s job, from what is known before the base is built.
-    pub fn message_id(key: &Key, wc: &WebCrypto, label: &str, signature: &[u8]) -> String {
-        job_id("sig:message:", key, wc, label.as_bytes(), signature)
+    /// The id of an RFC 9421 signature's job ([`SigJob::over_message`]): the key, the
+    /// parameters, the signature's label and the signature, known before the base is built.
+    pub fn message_id(key: &Key, wc: &WebCrypto, label: &str, signature: &[u8]) -> MessageId {
+        MessageId(job_id("sig:message:", key, wc, label.as_bytes(), signature))
     }
 
     /// A signature over the request body, asked before or after the body is read. Its id
@@ -78,6 +79,17 @@ impl SigJob {
         h.update([0]);
         h.update(self.wc.named_curve.unwrap_or("").as_bytes());
         crate::crypto::be_u64(&h.finalize())
+    }
+}
+
+/// The id of an RFC 9421 signature's job, made once per pass: looked up after the round, and
+/// given to the job asked in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageId(String);
+
+impl MessageId {
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -193,9 +205,14 @@ mod tests {
     fn a_message_signature_is_found_again_without_its_base_and_by_nothing_else() {
         let wc = Alg::EdDSA.webcrypto().expect("WebCrypto verifies EdDSA");
         let es = Alg::ES256.webcrypto().expect("WebCrypto verifies ES256");
-        let job = SigJob::over_message(key(1), wc, "sig1", b"base".to_vec(), vec![7; 64]);
-        // After the round the verdict is looked up before the base is built.
-        assert_eq!(job.id, SigJob::message_id(&key(1), &wc, "sig1", &[7; 64]));
+        let id = SigJob::message_id(&key(1), &wc, "sig1", &[7; 64]);
+        let job = SigJob::over_message(id.clone(), key(1), wc, b"base".to_vec(), vec![7; 64]);
+        // After the round the verdict is looked up before the base is built, by the same id.
+        assert_eq!(
+            job.id,
+            SigJob::message_id(&key(1), &wc, "sig1", &[7; 64]).as_str()
+        );
+        assert_eq!(job.id, id.as_str());
         assert_eq!(job.data, b"base");
         // Another label (another base in the same request), signature, key or algorithm is
         // another job; a body signature never shares an id with a message signature.
@@ -204,10 +221,10 @@ mod tests {
             SigJob::message_id(&key(1), &wc, "sig1", &[8; 64]),
             SigJob::message_id(&key(2), &wc, "sig1", &[7; 64]),
             SigJob::message_id(&key(1), &es, "sig1", &[7; 64]),
-            SigJob::over_body(key(1), wc, vec![7; 64]).id,
         ] {
-            assert_ne!(job.id, other);
+            assert_ne!(job.id, other.as_str());
         }
+        assert_ne!(job.id, SigJob::over_body(key(1), wc, vec![7; 64]).id);
         // Lengths are part of what is hashed: moving a byte between label and signature
         // changes the id.
         assert_ne!(

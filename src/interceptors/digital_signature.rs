@@ -562,13 +562,15 @@ impl DigitalSignature {
             AppKey::Public(..) => alg.webcrypto(),
             AppKey::Hmac(_) => None,
         };
-        let known = match (&key, &webcrypto) {
+        let message_id = match (&key, &webcrypto) {
             (AppKey::Public(k, _), Some(wc)) => {
-                call.records
-                    .settled(&SigJob::message_id(k, wc, &sig.label, &sig.signature))
+                Some(SigJob::message_id(k, wc, &sig.label, &sig.signature))
             }
             _ => None,
         };
+        let known = message_id
+            .as_ref()
+            .and_then(|id| call.records.settled(id.as_str()));
         let base = match known {
             // Built in the round before, or the verdict would not be known.
             Some(_) => String::new(),
@@ -626,7 +628,7 @@ impl DigitalSignature {
                 Some(false)
             }
             AppKey::Public(k, _) => {
-                let Some(wc) = webcrypto else {
+                let (Some(wc), Some(id)) = (webcrypto, message_id) else {
                     return fault(
                         self.common.kind,
                         500,
@@ -636,16 +638,9 @@ impl DigitalSignature {
                 };
                 let verdict = match known {
                     Some(settled) => verdict_of(settled),
-                    None => settle(
-                        call,
-                        vec![SigJob::over_message(
-                            k,
-                            wc,
-                            &sig.label,
-                            base.into_bytes(),
-                            sig.signature.clone(),
-                        )],
-                    ),
+                    None => Err(Check::Need(vec![Need::Signature(Arc::new(
+                        SigJob::over_message(id, k, wc, base.into_bytes(), sig.signature.clone()),
+                    ))])),
                 };
                 match verdict {
                     Ok(v) => Some(v),
