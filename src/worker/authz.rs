@@ -14,7 +14,7 @@ use crate::gateway::policy::Policy;
 use crate::records::cache::{Layered, RecordCache, Slot};
 use crate::trace::context::TraceContext;
 use crate::trace::{Outcome, Trace};
-use crate::worker::env::js_error;
+use crate::worker::env::{js_error, timed_out};
 use crate::worker::shipper::{self, Emit};
 use js_sys::{Array, Date, Math, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -262,10 +262,7 @@ async fn run(
             let settled = JsFuture::from(p).await;
             // A KV read past its time limit is traced as such (`store_timeout`), not as a
             // store that failed; both answer 503.
-            let kv_timed_out = settled
-                .as_ref()
-                .err()
-                .is_some_and(crate::worker::env::timed_out);
+            let kv_timed_out = settled.as_ref().err().is_some_and(timed_out);
             let got = settled.map_err(js_error);
             match need {
                 Need::Body(_) => {
