@@ -11,10 +11,7 @@
 // Its CPU is the least a Worker doing the same work can spend in this runtime, whatever its
 // language: the Rust Worker and the twin both spend it and their own work on top.
 
-import { HOP_BY_HOP } from "./twin-common.js";
-
-const DROPPED_BY_RUNTIME = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "host"];
-const ALWAYS = HOP_BY_HOP.filter((h) => !DROPPED_BY_RUNTIME.includes(h));
+import { DELETED_HOP_BY_HOP } from "./twin-common.js";
 
 let f = null;
 
@@ -22,7 +19,7 @@ export default {
   fetch(req, env) {
     if (f === null) {
       f = typeof env.FLOOR === "string" ? JSON.parse(env.FLOOR) : env.FLOOR;
-      f.remove = [...new Set([...ALWAYS, ...f.remove])];
+      f.remove = [...new Set([...DELETED_HOP_BY_HOP, ...f.remove])];
     }
     const start = Date.now();
     void req.url; // read (the route needs it), not parsed: the origin's URL is f.url

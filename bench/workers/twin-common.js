@@ -37,6 +37,8 @@ export const HOP_BY_HOP = [
 ];
 // The hop-by-hop headers the runtime's fetch drops or sets itself (src/gateway/forward.rs).
 const DROPPED_BY_RUNTIME = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "host"];
+/** The hop-by-hop headers a Worker deletes itself from every forward (the Proxy-* ones). */
+export const DELETED_HOP_BY_HOP = HOP_BY_HOP.filter((h) => !DROPPED_BY_RUNTIME.includes(h));
 
 export const PLACE = { header: "HEADER", query: "QUERY_PARAM", cookie: "COOKIE" };
 const LOCATIONS = {
@@ -646,7 +648,7 @@ function compilePolicy(raw, factories) {
     sample: p.trace?.sample_passing ?? 1,
     identityHeaders,
     // Deleted from every forwarded request: the Proxy-* hop-by-hop headers and incoming identity headers.
-    alwaysRemove: [...HOP_BY_HOP.filter((h) => !DROPPED_BY_RUNTIME.includes(h)), identityHeaders.clientId, identityHeaders.appName, identityHeaders.extraInfo],
+    alwaysRemove: [...DELETED_HOP_BY_HOP, identityHeaders.clientId, identityHeaders.appName, identityHeaders.extraInfo],
     cache: {
       ttlMs: (c.ttl_seconds ?? 30) * 1000,
       negativeTtlMs: (c.negative_ttl_seconds ?? 5) * 1000,
